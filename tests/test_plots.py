@@ -1,0 +1,101 @@
+"""Tests for lyapunov_rnn.plots: every figure builds, is labelled and saves."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import xarray as xr  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from test_aelle import FAST, make_dataset  # noqa: E402
+
+from lyapunov_rnn.aelle import AelleFit, embed, train_aelle  # noqa: E402
+from lyapunov_rnn.analysis import early_prediction_table  # noqa: E402
+from lyapunov_rnn.plots import (  # noqa: E402
+    plot_accuracy_vs_init,
+    plot_early_prediction,
+    plot_latent_embedding,
+    plot_spectra,
+    plot_statistic_correlations,
+    plot_training_curves,
+    save_figure,
+)
+
+
+@pytest.fixture(scope="module")
+def ds() -> xr.Dataset:
+    return make_dataset(n_per_arch=12, seed=2)
+
+
+@pytest.fixture(scope="module")
+def fit(ds: xr.Dataset) -> AelleFit:
+    return train_aelle(ds, seed=0, **{**FAST, "epochs": 10})
+
+
+def _assert_labelled(fig: Figure) -> None:
+    assert isinstance(fig, Figure)
+    axes = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert axes
+    for ax in axes:
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+
+
+def _figures(ds: xr.Dataset, fit: AelleFit) -> dict[str, Figure]:
+    frame = fit.latent_frame(ds)
+    latent = frame.filter(regex=r"^z\d+$").to_numpy()
+    table = early_prediction_table(ds, fit, stages=(0.0, 0.5))
+    return {
+        "spectra": plot_spectra(ds),
+        "spectra_first": plot_spectra(ds, checkpoint=0),
+        "latent": plot_latent_embedding(embed(latent, "pca"), frame),
+        "early": plot_early_prediction(table),
+        "correlations": plot_statistic_correlations(ds, checkpoint=-1),
+        "training": plot_training_curves(fit.history),
+        "accuracy": plot_accuracy_vs_init(ds),
+    }
+
+
+def test_figures_labelled_and_saved(ds: xr.Dataset, fit: AelleFit, tmp_path) -> None:
+    figures = _figures(ds, fit)
+    for name, fig in figures.items():
+        _assert_labelled(fig)
+        paths = save_figure(fig, tmp_path / "figs" / name)
+        assert [p.name for p in paths] == [f"{name}.png", f"{name}.pdf"]
+        for path in paths:
+            assert path.stat().st_size > 1000
+        assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert paths[1].read_bytes()[:4] == b"%PDF"
+    written = {p.name for p in (tmp_path / "figs").iterdir()}
+    assert written == {f"{name}.{ext}" for name in figures for ext in ("png", "pdf")}  # no temp files
+
+
+def test_spectra_has_colorbar_and_facets(ds: xr.Dataset) -> None:
+    fig = plot_spectra(ds)
+    labels = [ax.get_ylabel() for ax in fig.axes]
+    assert "init parameter" in labels  # colorbar
+    assert sum("nats/step" in label for label in labels) == 3  # one facet per architecture
+
+
+def test_early_prediction_bars(ds: xr.Dataset, fit: AelleFit) -> None:
+    table = early_prediction_table(ds, fit, stages=(0.0,))
+    fig = plot_early_prediction(table)
+    ax = fig.axes[0]
+    assert len([p for p in ax.patches if p.get_height() > 0]) <= len(table)
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == set(table["method"])
+
+
+def test_latent_embedding_tolerates_nan_rows(ds: xr.Dataset, fit: AelleFit) -> None:
+    frame = fit.latent_frame(ds)
+    embedding = embed(frame.filter(regex=r"^z\d+$").to_numpy(), "pca")
+    embedding[0] = float("nan")
+    fig = plot_latent_embedding(embedding, frame, method="UMAP")
+    assert fig.axes[0].get_xlabel() == "UMAP 1 (a.u.)"
+
+
+def test_training_curves_log_scale(fit: AelleFit) -> None:
+    fig = plot_training_curves(fit.history)
+    assert all(ax.get_yscale() == "log" for ax in fig.axes)
+    assert isinstance(fit.history, pd.DataFrame)

@@ -1,0 +1,102 @@
+import dataclasses
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from lyapunov_rnn.models import ARCHITECTURES
+from lyapunov_rnn.train import (
+    NetworkSpec,
+    TrainingConfig,
+    checkpoint_name,
+    load_checkpoint,
+    train_network,
+)
+
+TRAINING = TrainingConfig(epochs=3, batch_size=16, learning_rate=0.01)
+
+
+def _states_equal(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[key], b[key]) for key in a)
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_every_architecture_trains_and_checkpoints_each_epoch(tmp_path, toy_task, architecture):
+    spec = NetworkSpec(architecture, hidden_size=8, init_param=0.5, seed=0)
+    metrics = train_network(spec, toy_task, TRAINING, tmp_path, progress=False)
+    assert list(metrics["epoch"]) == [0, 1, 2, 3]
+    assert math.isnan(metrics["train_loss"][0])  # epoch 0 is the untrained network
+    assert metrics["val_loss"].iloc[1:].map(math.isfinite).all()
+    for epoch in range(4):
+        model, info = load_checkpoint(tmp_path / checkpoint_name(epoch))
+        assert info["epoch"] == epoch and info["epochs"] == 3
+        assert info["spec"]["architecture"] == architecture
+        assert not model.training
+    # the untrained checkpoint holds U(-p, p) weights, the later ones have moved
+    first, _ = load_checkpoint(tmp_path / checkpoint_name(0))
+    last, _ = load_checkpoint(tmp_path / checkpoint_name(3))
+    assert not _states_equal(first.state_dict(), last.state_dict())
+
+
+def test_training_is_bitwise_deterministic(tmp_path, toy_task):
+    spec = NetworkSpec("lstm", hidden_size=8, init_param=0.5, seed=3)
+    train_network(spec, toy_task, TRAINING, tmp_path / "a", progress=False)
+    train_network(spec, toy_task, TRAINING, tmp_path / "b", progress=False)
+    a, _ = load_checkpoint(tmp_path / "a" / checkpoint_name(3))
+    b, _ = load_checkpoint(tmp_path / "b" / checkpoint_name(3))
+    assert _states_equal(a.state_dict(), b.state_dict())
+    spec_other = NetworkSpec("lstm", hidden_size=8, init_param=0.5, seed=4)
+    train_network(spec_other, toy_task, TRAINING, tmp_path / "c", progress=False)
+    c, _ = load_checkpoint(tmp_path / "c" / checkpoint_name(3))
+    assert not _states_equal(a.state_dict(), c.state_dict())
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, toy_task):
+    spec = NetworkSpec("gru", hidden_size=8, init_param=0.5, seed=1)
+    reference = train_network(spec, toy_task, TRAINING, tmp_path / "full", progress=False)
+
+    # A run killed after epoch 1: checkpoints 0 and 1 exist in the work dir, 2 is a torn file.
+    short = TrainingConfig(**{**TRAINING.__dict__, "epochs": 1})
+    work = tmp_path / "work"
+    train_network(spec, toy_task, short, work, progress=False)
+    payload = torch.load(work / checkpoint_name(1), weights_only=True)
+    payload["epochs"] = 3
+    torch.save(payload, work / checkpoint_name(1))
+    (work / checkpoint_name(2)).write_bytes(b"truncated")
+
+    resumed = train_network(spec, toy_task, TRAINING, tmp_path / "out", work_dir=work, progress=False)
+    pd.testing.assert_frame_equal(
+        resumed.drop(columns="seconds"), reference.drop(columns="seconds"), check_exact=True
+    )
+    a, _ = load_checkpoint(tmp_path / "full" / checkpoint_name(3))
+    b, _ = load_checkpoint(tmp_path / "out" / checkpoint_name(3))
+    assert _states_equal(a.state_dict(), b.state_dict())
+    assert not work.exists()  # moved into place once complete
+
+
+def test_divergence_is_recorded_not_raised(tmp_path, toy_task):
+    # An infinite input gives inf - inf pre-activations: the loss becomes NaN mid-epoch.
+    inputs = toy_task.train_inputs.clone()
+    inputs[:, 2, :] = float("inf")
+    task = dataclasses.replace(toy_task, train_inputs=inputs)
+    spec = NetworkSpec("rnn", hidden_size=8, init_param=0.5, seed=0)
+    metrics = train_network(spec, task, TRAINING, tmp_path, progress=False)
+    assert metrics["diverged"].iloc[-1]
+    first = int(metrics.index[metrics["diverged"]][0])
+    assert metrics["diverged"].iloc[first:].all()
+    assert metrics["val_loss"].iloc[first:].isna().all()
+    _, info = load_checkpoint(tmp_path / checkpoint_name(3))
+    assert info["diverged"]
+
+
+def test_load_checkpoint_names_the_bad_file(tmp_path):
+    bad = tmp_path / "epoch_000.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="epoch_000.pt"):
+        load_checkpoint(bad)
+    with pytest.raises(ValueError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+    torch.save({"weights": torch.zeros(2)}, bad)
+    with pytest.raises(ValueError, match="not a lyapunov_rnn.checkpoint"):
+        load_checkpoint(bad)

@@ -1,0 +1,133 @@
+"""The Snakemake workflow: lint, formatting, config errors, dry runs, and one real end-to-end run."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
+
+TINY = {
+    "experiment": "tiny",
+    "task": {"name": "smnist", "source": "embedded", "test_fraction": 0.2, "split_seed": 0, "subset": 400},
+    "networks": {"architecture": ["rnn", "lstm"], "hidden_size": [6], "init_param": [0.1, 0.5, 2.0], "seed": [0]},
+    "training": {"epochs": 2, "batch_size": 64},
+    "lyapunov": {"sequences": 4},
+    "aelle": {"epochs": 30, "alpha": 5, "latent_dim": 4, "hidden_dim": 16},
+    "analysis": {"stages": [0.0, 0.5], "embedding": "pca"},
+}
+
+
+def run_snakemake(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [*SNAKEMAKE, "--directory", str(cwd), *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def write_config(directory: Path, config: dict) -> Path:
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_lint_is_clean():
+    result = subprocess.run(
+        [*SNAKEMAKE, "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert "Lints for" not in output, output
+
+
+def test_snakefmt_is_clean():
+    files = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *map(str, files)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "section, key, value, expected",
+    [
+        ("training", "epochs", "ten", "epochs"),
+        ("networks", "architecture", ["lstm", "transformer"], "transformer"),
+        ("networks", "hidden_size", [-3], "hidden_size"),
+        ("networks", None, None, "networks"),
+    ],
+    ids=["wrong-type", "unknown-architecture", "negative-hidden-size", "missing-key"],
+)
+def test_bad_config_fails_before_any_job(tmp_path, section, key, value, expected):
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    if key is None:
+        del config[section]
+    else:
+        config[section][key] = value
+    result = run_snakemake("--cores", "1", "--configfile", str(write_config(tmp_path, config)), cwd=tmp_path)
+    assert result.returncode != 0
+    assert expected in result.stderr + result.stdout
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("experiment", sorted(p.name for p in (ROOT / "experiments").glob("*.yaml")))
+def test_experiments_dry_run(tmp_path, experiment):
+    result = run_snakemake("-n", "--quiet", "--configfile", str(ROOT / "experiments" / experiment), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_default_config_dry_run():
+    result = run_snakemake("-n", "--quiet", cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_end_to_end_on_a_tiny_config(tmp_path):
+    result = run_snakemake("--cores", "2", "--configfile", str(write_config(tmp_path, TINY)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-5000:]
+    results = tmp_path / "results" / "tiny"
+
+    ds = xr.open_dataset(results / "lyapunov.nc", engine="netcdf4")
+    assert dict(ds.sizes) == {"network": 6, "checkpoint": 3, "exponent": 12}  # LSTM (h, c): 2 x 6
+    assert set(ds["architecture"].values) == {"rnn", "lstm"}
+    assert sorted(set(ds["init_param"].values)) == [0.1, 0.5, 2.0]
+    np.testing.assert_allclose(ds["training_fraction"], [0.0, 0.5, 1.0])
+    lstm = ds["exponents"].where(ds["architecture"] == "lstm", drop=True)
+    rnn = ds["exponents"].where(ds["architecture"] == "rnn", drop=True)
+    assert np.isfinite(lstm).all()
+    assert np.isfinite(rnn.sel(exponent=slice(1, 6))).all()
+    assert np.isnan(rnn.sel(exponent=slice(7, None))).all()  # padding beyond the RNN's 6 exponents
+    assert (ds["exponents"].diff("exponent") <= 1e-12).where(np.isfinite(ds["exponents"].diff("exponent"))).all()
+    assert ds.attrs["units"] == "nats per step" and ds.attrs["convention"] == "benettin"
+    assert yaml.safe_load(ds.attrs["config"])["experiment"] == "tiny"
+    assert ((ds["val_accuracy"] >= 0) & (ds["val_accuracy"] <= 1)).all()
+    assert math.isfinite(float(ds["val_loss"].isel(checkpoint=-1).mean()))
+    ds.close()
+
+    for name in ("spectra", "accuracy_vs_init", "latent_embedding", "early_prediction",
+                 "statistic_correlations", "aelle_training"):
+        for suffix in (".png", ".pdf"):
+            assert (results / "figures" / f"{name}{suffix}").stat().st_size > 1000, name
+
+    table = pd.read_csv(results / "tables" / "early_prediction.csv")
+    assert {"AeLLE", "val_loss", "LE max"} <= set(table["method"])
+    assert len(table) >= 2 * 3
+    assert table[["recall", "precision", "f1"]].apply(lambda c: c.between(0, 1) | c.isna()).all().all()
+    metrics = pd.read_csv(results / "metrics.csv")
+    assert len(metrics) == 6 * 3
+    assert (tmp_path / "logs" / "tiny" / "assemble.log").exists()
+
+    # Nothing left to do: a second invocation schedules no job.
+    again = run_snakemake("-n", "--configfile", str(tmp_path / "config.yaml"), cwd=tmp_path)
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr

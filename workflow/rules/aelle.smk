@@ -1,0 +1,18 @@
+rule aelle:
+    input:
+        f"{RESULTS}/lyapunov.nc",
+    output:
+        model=f"{RESULTS}/aelle/model.pt",
+        latent=f"{RESULTS}/aelle/latent.nc",
+        history=f"{RESULTS}/aelle/history.csv",
+    log:
+        f"{LOGS}/aelle.log",
+    benchmark:
+        f"{BENCHMARKS}/aelle.tsv"
+    conda:
+        ENV
+    threads: 2
+    params:
+        aelle=config["aelle"],
+    script:
+        "../scripts/aelle.py"

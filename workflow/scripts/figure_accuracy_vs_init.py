@@ -1,0 +1,11 @@
+"""Final validation accuracy against the initialisation parameter."""
+
+from pathlib import Path
+
+from lyapunov_rnn.io import redirect_output
+from lyapunov_rnn.plots import plot_accuracy_vs_init, save_figure
+from lyapunov_rnn.store import open_experiment
+
+with redirect_output(snakemake.log[0]):
+    ds = open_experiment(snakemake.input[0])
+    save_figure(plot_accuracy_vs_init(ds), Path(snakemake.output.png).with_suffix(""))

@@ -1,0 +1,11 @@
+"""Lyapunov spectra of the trained networks, per architecture."""
+
+from pathlib import Path
+
+from lyapunov_rnn.io import redirect_output
+from lyapunov_rnn.plots import plot_spectra, save_figure
+from lyapunov_rnn.store import open_experiment
+
+with redirect_output(snakemake.log[0]):
+    ds = open_experiment(snakemake.input[0])
+    save_figure(plot_spectra(ds), Path(snakemake.output.png).with_suffix(""))
