@@ -219,9 +219,18 @@ def make_model(cell: str, n: int, dtype: torch.dtype, device: torch.device, seed
 
 
 def benchmark_case(
-    cell: str, n: int, dtype: torch.dtype, device: torch.device, batch: int, steps: int, repeats: int, naive: bool
+    cell: str,
+    n: int,
+    dtype: torch.dtype,
+    device: torch.device,
+    *,
+    batch: int,
+    steps: int,
+    repeats: int,
+    naive: bool,
+    benettin: bool,
 ) -> dict:
-    """Time the engine, the baselines and the floor for one configuration."""
+    """Time the engine, the baselines and the floor for one configuration (seconds per run)."""
     model = make_model(cell, n, dtype, device, seed=n)
     generator = torch.Generator(device=device).manual_seed(1)
     inputs = torch.randn(batch, steps, INPUT_SIZE, dtype=dtype, device=device, generator=generator)
@@ -229,12 +238,13 @@ def benchmark_case(
     def engine(convention: str) -> Tensor:
         return lyapunov_spectrum(model, inputs, convention=convention, dtype=dtype).exponents
 
-    row = {"device": device.type, "dtype": str(dtype).removeprefix("torch."), "cell": cell, "N": n}
+    row = {"device": device.type, "dtype": str(dtype).removeprefix("torch."), "cell": cell, "N": n, "T": steps}
     row["engine_s"], ours = best_time(lambda: engine("aelle"), repeats, device)
-    row["engine_benettin_s"], _ = best_time(lambda: engine("benettin"), repeats, device)
-    row["reference_s"], reference = best_time(lambda: reference_spectrum(model, cell, inputs), repeats, device)
     row["floor_s"], _ = best_time(lambda: floor_run(cell, batch, steps, n, dtype, device), repeats, device)
+    row["reference_s"], reference = best_time(lambda: reference_spectrum(model, cell, inputs), repeats, device)
     row["max_abs_diff_reference"] = (ours - reference).abs().max().item()
+    if benettin:
+        row["engine_benettin_s"], _ = best_time(lambda: engine("benettin"), repeats, device)
     if naive:
         row["naive_s"], naive_result = best_time(lambda: naive_autograd_spectrum(model, cell, inputs), 1, device)
         row["max_abs_diff_naive"] = (ours - naive_result).abs().max().item()
@@ -256,27 +266,29 @@ def machine_description() -> dict:
     }
 
 
-def format_row(row: dict, batch: int) -> str:
-    def rate(seconds: float | None) -> str:
-        return "-" if seconds is None else f"{batch / seconds:8.2f}"
+def format_row(row: dict, batch: int, normalised_steps: int) -> str:
+    """Markdown row; rates are spectra per second for sequences of ``normalised_steps`` steps."""
+    scale = normalised_steps / row["T"]
 
-    def ratio(seconds: float | None) -> str:
-        return "-" if seconds is None else f"{seconds / row['engine_s']:6.2f}x"
+    def rate(key: str) -> str:
+        return f"{batch / (row[key] * scale):.3g}" if key in row else "-"
 
-    naive_s = row.get("naive_s")
+    def speed_up(key: str) -> str:
+        return f"{row[key] / row['engine_s']:.2f}x" if key in row else "-"
+
     diff = max(row["max_abs_diff_reference"], row.get("max_abs_diff_naive", 0.0))
     return (
-        f"| {row['device']} | {row['dtype']} | {row['cell']} | {row['N']} | {rate(row['engine_s'])} "
-        f"| {rate(row['engine_benettin_s'])} | {rate(row['reference_s'])} | {ratio(row['reference_s'])} "
-        f"| {rate(naive_s)} | {ratio(naive_s)} | {row['floor_s'] / row['engine_s']:5.2f} | {diff:.1e} |"
+        f"| {row['device']} | {row['dtype']} | {row['cell']} | {row['N']} | {row['T']} | {rate('engine_s')} "
+        f"| {rate('reference_s')} | {speed_up('reference_s')} | {rate('naive_s')} | {speed_up('naive_s')} "
+        f"| {row['floor_s'] / row['engine_s']:.2f} | {rate('engine_benettin_s')} | {diff:.1e} |"
     )
 
 
 TABLE_HEADER = (
-    "| device | dtype | cell | N | engine aelle (spectra/s) | engine benettin (spectra/s) | reference (spectra/s) "
-    "| engine speed-up vs reference | naive autograd (spectra/s) | engine speed-up vs naive "
-    "| fraction of floor | max abs diff |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| device | dtype | cell | N | T timed | engine (spectra/s) | reference (spectra/s) | speed-up vs reference "
+    "| naive autograd (spectra/s) | speed-up vs naive | fraction of floor | engine benettin (spectra/s) "
+    "| max abs diff (bits) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -287,18 +299,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dtypes", nargs="+", choices=sorted(DTYPES), default=["float32", "float64"])
     parser.add_argument("--devices", nargs="+", default=None, help="default: cpu, plus cuda when available")
     parser.add_argument("--batch", type=int, default=15, help="input sequences B")
-    parser.add_argument("--steps", type=int, default=100, help="time steps T")
-    parser.add_argument("--repeats", type=int, default=2, help="runs per timing; the minimum is reported")
-    parser.add_argument("--naive-max-size", type=int, default=256, help="largest N for the naive autograd baseline")
+    parser.add_argument("--steps", type=int, default=100, help="time steps T; rates are reported for this T")
+    parser.add_argument("--repeats", type=int, default=2, help="runs per timing below --large-size (minimum kept)")
+    parser.add_argument("--large-size", type=int, default=256, help="from this N on: one repeat")
+    parser.add_argument("--huge-size", type=int, default=512, help="from this N on: time --huge-steps steps")
+    parser.add_argument("--huge-steps", type=int, default=10, help="steps timed for N >= --huge-size")
+    parser.add_argument("--naive-max-size", type=int, default=128, help="largest N for the naive baseline")
+    parser.add_argument("--benettin-max-size", type=int, default=128, help="largest N for the benettin timing")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--quick", action="store_true", help="N = 64 128, T = 30, one repeat")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows and the machine as JSON")
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.steps, args.repeats = [64, 128], 30, 1
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
     machine = machine_description()
-    print(f"# {machine}; B={args.batch}, T={args.steps}, full spectrum, repeats={args.repeats}")
+    print(f"# {machine}; B={args.batch}, rates for T={args.steps}, full spectrum, convention='aelle'")
     print(TABLE_HEADER)
     rows = []
     for device in map(torch.device, devices):
@@ -310,15 +329,17 @@ def main(argv: list[str] | None = None) -> None:
                         n,
                         DTYPES[dtype_name],
                         device,
-                        args.batch,
-                        args.steps,
-                        args.repeats,
+                        batch=args.batch,
+                        steps=args.huge_steps if n >= args.huge_size else args.steps,
+                        repeats=1 if n >= args.large_size else args.repeats,
                         naive=n <= args.naive_max_size,
+                        benettin=n <= args.benettin_max_size,
                     )
                     rows.append(row)
-                    print(format_row(row, args.batch), flush=True)
+                    print(format_row(row, args.batch, args.steps), flush=True)
     if args.json is not None:
-        args.json.write_text(json.dumps({"machine": machine, "arguments": vars(args) | {"json": str(args.json)}, "rows": rows}, indent=2))
+        record = {"machine": machine, "arguments": {**vars(args), "json": str(args.json)}, "rows": rows}
+        args.json.write_text(json.dumps(record, indent=2))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ import pytest
 import torch
 
 from lyapunov_rnn.data import (
+    download_raw,
+    raw_files,
     ADDING_TOLERANCE,
     MNIST_FILES,
     TaskData,
@@ -414,3 +416,20 @@ def test_load_task_rejects_foreign_and_corrupt_files(tmp_path: Path, smnist_file
     for path in (text, foreign, array, truncated):
         with pytest.raises(TaskFileError, match=path.name):
             load_task(path)
+
+
+def test_download_raw_fetches_what_raw_files_names(site: Site, tmp_path: Path) -> None:
+    """The workflow's download rule: raw files first, then prepare_task reuses them offline."""
+    config, _ = _synthetic_mnist(site)
+    cache = tmp_path / "resources" / "smnist"
+    paths = download_raw(config, cache)
+    assert [p.name for p in paths] == raw_files(config) == list(MNIST_FILES)
+    assert all(p.is_file() for p in paths)
+    count = len(site.requests)
+    prepare_task(config, tmp_path / "t.npz", cache_dir=cache)
+    assert len(site.requests) == count  # nothing fetched twice
+    assert raw_files({"name": "smnist", "source": "embedded"}) == []
+    assert raw_files({"name": "adding"}) == []
+    assert download_raw({"name": "adding"}, cache) == []
+    charlm = _charlm_config(site)
+    assert [p.name for p in download_raw(charlm, tmp_path / "text")] == raw_files(charlm)

@@ -159,6 +159,23 @@ def test_diagonal_map_is_exact_at_every_step():
     assert (result.steps, result.warmup, result.state_size, result.convention) == (25, 0, 2, "benettin")
 
 
+@pytest.mark.parametrize("dtype, floor", [(torch.float64, -708.3964185322641), (torch.float32, -87.33654475055310)])
+def test_annihilated_direction_reports_the_resolution_floor(dtype, floor):
+    # diag(0.5, 0) kills the second direction exactly at every step: log R_22 = log 0.
+    # The engine reports ln(tiny) of the compute dtype per step instead of -inf.
+    result = lyapunov_spectrum(
+        _linear_map(torch.diag(torch.tensor([0.5, 0.0], dtype=dtype))),
+        torch.zeros(1, 10, 1),
+        h0=torch.ones(1, 2, dtype=dtype),
+        dtype=dtype,
+        keep_vectors=True,
+    )
+    assert torch.isfinite(result.exponents).all()
+    assert result.exponents[0, 0].item() == pytest.approx(math.log(0.5), abs=1e-6)
+    assert result.exponents[0, 1].item() == pytest.approx(floor, rel=1e-12)
+    assert torch.isfinite(result.vectors).all() and (result.vectors.norm(dim=1) > 0.99).all()
+
+
 def test_constant_linear_map_converges_like_one_over_t():
     eigenvalues = torch.tensor([2.0, -1.2, 0.5, 0.1], dtype=F64)
     basis = torch.eye(4, dtype=F64) + 0.4 * torch.randn(4, 4, dtype=F64, generator=torch.Generator().manual_seed(0))
@@ -448,7 +465,7 @@ def test_initial_state_formats_agree():
     torch.testing.assert_close(flat.exponents, pytorch_layout.exponents)
 
 
-def test_progress_bar_runs(capsys):
+def test_progress_bar_runs():
     result = lyapunov_spectrum(_cell_module("rnn_tanh"), torch.randn(1, 5, INPUT_SIZE, dtype=F64), progress=True)
     assert isinstance(result, LyapunovResult)
 

@@ -471,10 +471,13 @@ def _windows(stream: np.ndarray, length: int, part: str) -> tuple[np.ndarray, np
     return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])
 
 
+def _corpus_file_name(url: str) -> str:
+    return Path(url.split("?")[0].rstrip("/")).name or "corpus.txt"
+
+
 def _build_charlm(cfg: Mapping[str, Any], cache_dir: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     url = cfg["url"]
-    file_name = Path(url.split("?")[0].rstrip("/")).name or "corpus.txt"
-    path = download_file([url, *cfg["mirrors"]], cache_dir / file_name, sha256=cfg["sha256"])
+    path = download_file([url, *cfg["mirrors"]], cache_dir / _corpus_file_name(url), sha256=cfg["sha256"])
     try:
         text = path.read_bytes().decode("utf-8")  # no newline translation
     except UnicodeDecodeError as error:
@@ -526,6 +529,40 @@ def _write_archive(destination: Path, arrays: Mapping[str, np.ndarray]) -> None:
         os.replace(temp_path, destination)
     finally:
         temp_path.unlink(missing_ok=True)
+
+
+def raw_files(task: Mapping[str, Any]) -> list[str]:
+    """Names of the files a task downloads into its cache directory (empty if none).
+
+    The workflow's ``download`` rule declares these as outputs under
+    ``resources/<task>/`` so that downloads run once, as local jobs.
+    """
+    cfg = resolve_task(task)
+    if cfg["name"] == "smnist" and cfg["source"] == "download":
+        return list(MNIST_FILES)
+    if cfg["name"] == "charlm":
+        return [_corpus_file_name(cfg["url"])]
+    return []
+
+
+def download_raw(task: Mapping[str, Any], cache_dir: str | Path) -> list[Path]:
+    """Download and verify the raw files of ``task`` into ``cache_dir``.
+
+    Files already present with the pinned checksum are not fetched again.
+
+    Returns
+    -------
+    list of Path
+        The files named by :func:`raw_files`, in that order.
+    """
+    cfg = resolve_task(task)
+    cache_dir = Path(cache_dir)
+    if cfg["name"] == "smnist" and cfg["source"] == "download":
+        _mnist_files(cfg, cache_dir)
+    elif cfg["name"] == "charlm":
+        url = cfg["url"]
+        download_file([url, *cfg["mirrors"]], cache_dir / _corpus_file_name(url), sha256=cfg["sha256"])
+    return [cache_dir / name for name in raw_files(task)]
 
 
 def prepare_task(task: Mapping[str, Any], destination: str | Path, *, cache_dir: str | Path | None = None) -> Path:

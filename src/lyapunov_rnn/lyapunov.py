@@ -66,8 +66,10 @@ with the papers. It differs from ``"benettin"`` in every point below:
   only the transposition, the base and the time averaging differ.
 * **Base 2.** Exponents are in bits per step (``log2``), not nats.
 * **Warm-up.** The first ``min(warmup, T)`` inputs advance the state *and*
-  propagate ``Q <- J^T Q`` without re-orthonormalisation (which can overflow
-  or collapse onto one direction for long warm-ups), followed by one QR.
+  propagate ``Q <- J^T Q`` without re-orthonormalisation, followed by one
+  QR. For warm-ups longer than about ``ln(1/eps) / (lambda_1 - lambda_k)``
+  steps the columns collapse onto the leading direction (or overflow) and
+  the trailing exponents depend on rounding, in the reference as here.
 * **Replayed inputs.** The measurement then runs over *all* ``T`` inputs from
   ``t = 0``, starting from the state reached after the warm-up, so the
   warm-up inputs are fed twice, and ``lambda_j = sum_t log2 R_t[j, j] / T``.
@@ -75,8 +77,10 @@ with the papers. It differs from ``"benettin"`` in every point below:
 * **Sorting.** The reference leaves the exponents in QR-column order; here
   they are sorted in descending order (as in ``"benettin"``).
 
-RNN, GRU and AntisymmetricRNN use their true hidden-state Jacobian in both
-conventions (the reference's GRU Jacobian is the true one).
+RNN (tanh; relu, which the reference lacks), GRU and AntisymmetricRNN use
+their true hidden-state Jacobian in both conventions (the reference's GRU
+Jacobian is the true one). A step function uses its full-state Jacobian,
+transposed via ``torch.func.vjp``.
 
 Why ``"benettin"`` is the default: it is the standard definition. It
 propagates the actual tangent dynamics (``J_t`` in time order), uses the full
@@ -91,6 +95,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -120,7 +125,11 @@ class LyapunovResult:
     exponents : Tensor
         (B, k) float64 Lyapunov exponents per input sequence, sorted in
         descending order. Nats per step for ``convention="benettin"``, bits
-        per step (log2) for ``"aelle"``.
+        per step (log2) for ``"aelle"``. Always finite for finite inputs: a
+        step that annihilates a direction exactly (``R_jj = 0``: a dead ReLU
+        unit, or a saturated tanh unit whose derivative underflows) counts as
+        ``ln(tiny)`` of the compute dtype (-708.4 nats for float64, -87.3 for
+        float32), the resolution limit, instead of ``-inf``.
     stderr : Tensor
         (B, k) float64 standard error of each exponent over time: with
         ``l_j(n) = log R_n[j, j] / m_n`` the growth rate (same units as
@@ -176,7 +185,7 @@ def _sigmoid_slope(a: Tensor) -> Tensor:
 # --------------------------------------------------------------------------- #
 # Cells: state update and tangent maps on row-stored tangent vectors
 # --------------------------------------------------------------------------- #
-class _Cell:
+class _Cell(ABC):
     """A recurrent map with its tangent maps.
 
     Tangent vectors are rows: ``rows`` is (B, k, D_t). :meth:`tangent` returns
@@ -196,18 +205,27 @@ class _Cell:
         """Per-step input term for all steps at once; ``inputs`` is (B, T, ...)."""
         return inputs
 
+    @abstractmethod
     def advance(self, drive_t: Tensor, state: State) -> State:
-        raise NotImplementedError
+        """Next state, without tangent vectors."""
 
+    @abstractmethod
     def tangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
-        raise NotImplementedError
+        """``rows @ J^T`` and the next state."""
 
+    @abstractmethod
     def aelle_cotangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
-        raise NotImplementedError
+        """``rows @ J_aelle`` and the next state."""
 
 
 def _tensor_copy(tensor: Tensor, dtype: torch.dtype, device: torch.device) -> Tensor:
     return tensor.detach().to(device=device, dtype=dtype, copy=True)
+
+
+def _input_projection(inputs: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:
+    """``x W_ih^T + b`` for all steps at once, (B, T, G N)."""
+    projected = inputs @ weight_ih.T
+    return projected if bias is None else projected + bias
 
 
 class _ElmanCell(_Cell):
@@ -222,8 +240,7 @@ class _ElmanCell(_Cell):
         self.aelle_size = rnn.hidden_size
 
     def drive(self, inputs: Tensor) -> Tensor:
-        projected = inputs @ self.weight_ih.T
-        return projected if self.bias is None else projected + self.bias
+        return _input_projection(inputs, self.weight_ih, self.bias)
 
     def _preactivation(self, drive_t: Tensor, state: State) -> Tensor:
         return torch.addmm(drive_t, state[0], self.weight_hh.T)
@@ -265,8 +282,7 @@ class _GRUCell(_Cell):
         self.aelle_size = gru.hidden_size
 
     def drive(self, inputs: Tensor) -> Tensor:
-        projected = inputs @ self.weight_ih.T
-        return projected if self.bias_ih is None else projected + self.bias_ih
+        return _input_projection(inputs, self.weight_ih, self.bias_ih)
 
     def _linearise(self, drive_t: Tensor, state: State) -> tuple[Tensor, Tensor, Tensor]:
         """Return ``h'``, the gate weights ``w`` (B, 3, N) and ``z`` (B, N)."""
@@ -336,8 +352,7 @@ class _LSTMCell(_Cell):
         self.aelle_size = lstm.hidden_size
 
     def drive(self, inputs: Tensor) -> Tensor:
-        projected = inputs @ self.weight_ih.T
-        return projected if self.bias is None else projected + self.bias
+        return _input_projection(inputs, self.weight_ih, self.bias)
 
     def _linearise(self, drive_t: Tensor, state: State) -> _LSTMLinearisation:
         h, c = state
@@ -402,8 +417,7 @@ class _AntisymmetricCell(_Cell):
         self.aelle_size = cell.hidden_size
 
     def drive(self, inputs: Tensor) -> Tensor:
-        projected = inputs @ self.weight_ih.T
-        return projected if self.bias is None else projected + self.bias
+        return _input_projection(inputs, self.weight_ih, self.bias)
 
     def _step(self, drive_t: Tensor, state: State) -> tuple[Tensor, Tensor]:
         """Return ``h'`` and ``eps sech^2(a)``."""
@@ -442,8 +456,7 @@ class _CoupledOscillatorCell(_Cell):
         self.aelle_size = 2 * cell.hidden_size
 
     def drive(self, inputs: Tensor) -> Tensor:
-        projected = inputs @ self.weight_ih.T
-        return projected if self.bias is None else projected + self.bias
+        return _input_projection(inputs, self.weight_ih, self.bias)
 
     def _step(self, drive_t: Tensor, state: State) -> tuple[State, Tensor]:
         """Return ``(y', z')`` and the pre-activation ``a``."""
@@ -593,10 +606,14 @@ class _GrowthRecorder:
 
     def record(self, diag_r: Tensor, start: int, stop: int) -> None:
         """Record the QR interval covering measured steps ``start`` to ``stop - 1``."""
+        # Resolution floor: a direction annihilated exactly (R_jj = 0, e.g. a
+        # saturated tanh unit whose derivative underflows) counts as the
+        # smallest normal number of the compute dtype, not as log 0 = -inf.
+        tiny = torch.finfo(diag_r.dtype).tiny
         diag_r = diag_r.to(torch.float64)
         if self.sign is not None:
-            self.sign.mul_(diag_r.sign())
-        log_r = self.log(diag_r.abs())
+            self.sign.mul_(torch.where(diag_r < 0, -1.0, 1.0))
+        log_r = self.log(diag_r.abs().clamp_min(tiny))
         self.total += log_r
         rate = log_r if stop - start == 1 else log_r / (stop - start)
         if self.shift is None:

@@ -12,6 +12,10 @@ rule aelle:
     conda:
         ENV
     threads: 2
+    resources:
+        runtime=lambda wildcards, attempt: 120 * attempt,
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         aelle=config["aelle"],
     script:

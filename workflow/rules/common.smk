@@ -7,10 +7,13 @@ from snakemake.utils import Paramspace
 # environment that runs Snakemake (it needs only numpy, pandas and PyYAML here).
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from lyapunov_rnn.config import check_config, network_table  # noqa: E402
+from lyapunov_rnn.data import raw_files  # noqa: E402
 
 check_config(config)
 
 EXPERIMENT = config["experiment"]
+TASK = config["task"]["name"]
+RAW_FILES = raw_files(config["task"])
 RESULTS = f"results/{EXPERIMENT}"
 LOGS = f"logs/{EXPERIMENT}"
 BENCHMARKS = f"{RESULTS}/benchmarks"

@@ -19,6 +19,9 @@ rule figure_spectra:
         f"{LOGS}/figures/spectra.log",
     conda:
         ENV
+    resources:
+        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
     script:
         "../scripts/figure_spectra.py"
 
@@ -37,6 +40,9 @@ rule figure_accuracy_vs_init:
         f"{LOGS}/figures/accuracy_vs_init.log",
     conda:
         ENV
+    resources:
+        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
     script:
         "../scripts/figure_accuracy_vs_init.py"
 
@@ -55,6 +61,9 @@ rule figure_aelle_training:
         f"{LOGS}/figures/aelle_training.log",
     conda:
         ENV
+    resources:
+        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
     script:
         "../scripts/figure_aelle_training.py"
 
@@ -76,6 +85,10 @@ rule figure_latent_embedding:
         f"{BENCHMARKS}/latent_embedding.tsv"
     conda:
         ENV
+    resources:
+        runtime=lambda wildcards, attempt: 30 * attempt,
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         method=config["analysis"]["embedding"],
         seed=config["aelle"]["seed"],
@@ -104,6 +117,10 @@ rule table_early_prediction:
         f"{LOGS}/tables/early_prediction.log",
     conda:
         ENV
+    resources:
+        runtime=lambda wildcards, attempt: 20 * attempt,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        cpus_per_task=lambda wildcards, threads: threads,
     params:
         stages=config["analysis"]["stages"],
     script:
@@ -129,5 +146,8 @@ rule table_correlations:
         f"{LOGS}/tables/correlations.log",
     conda:
         ENV
+    resources:
+        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
     script:
         "../scripts/table_correlations.py"

@@ -11,6 +11,11 @@ rule spectra:
     conda:
         ENV
     threads: 1
+    resources:
+        runtime=lambda wildcards, attempt: 20 * attempt,
+        mem_mb=lambda wildcards, attempt: 3000 * attempt,
+        cpus_per_task=lambda wildcards, threads: threads,
+        gpu=1,
     params:
         lyapunov=config["lyapunov"],
     script:
@@ -31,6 +36,9 @@ rule assemble:
         f"{LOGS}/assemble.log",
     conda:
         ENV
+    resources:
+        runtime=lambda wildcards, attempt: 15 * attempt,
+        mem_mb=lambda wildcards, attempt: 2000 * attempt,
     params:
         networks=NETWORK_IDS,
         config=config,

@@ -11,6 +11,11 @@ rule train:
     conda:
         ENV
     threads: 1
+    resources:
+        runtime=lambda wildcards, attempt: 60 * attempt,
+        mem_mb=lambda wildcards, attempt: 4000 * attempt,
+        cpus_per_task=lambda wildcards, threads: threads,
+        gpu=1,
     params:
         spec=network_spec,
         training=config["training"],
@@ -33,6 +38,9 @@ rule collect_metrics:
         f"{LOGS}/collect_metrics.log",
     conda:
         ENV
+    resources:
+        runtime=lambda wildcards, attempt: 10 * attempt,
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
     params:
         networks=NETWORK_IDS,
     script:
