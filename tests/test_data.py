@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import http.server
 import struct
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from lyapunov_rnn.data import (
     resolve_task,
 )
 from lyapunov_rnn.download import DownloadError
+from local_server import local_http_server
 
 # ----------------------------------------------------------------------------- local server
 
@@ -61,17 +61,9 @@ def site() -> Iterator[Site]:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             """Keep the test output quiet."""
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with local_http_server(Handler) as base:
+        state.base = base
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def _sha256(data: bytes) -> str:

@@ -6,7 +6,6 @@ import hashlib
 import http.server
 import os
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 
 from lyapunov_rnn import download
 from lyapunov_rnn.download import DownloadError, download_file
+from local_server import local_http_server
 
 GOOD = bytes(range(256)) * 64  # 16 KiB
 GOOD_SHA256 = hashlib.sha256(GOOD).hexdigest()
@@ -83,17 +83,9 @@ def site() -> Iterator[Site]:
         drops={"/drop.bin": 10**6, "/flaky.bin": 2},
         statuses={"/busy.bin": 503},
     )
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(state))
-    server.daemon_threads = True
-    state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with local_http_server(_handler_for(state)) as base:
+        state.base = base
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -61,7 +61,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -73,6 +72,7 @@ import numpy as np
 import torch
 
 from lyapunov_rnn.download import download_file
+from lyapunov_rnn.io import atomic_path
 
 __all__ = [
     "ADDING_TOLERANCE",
@@ -511,24 +511,15 @@ def _build_charlm(cfg: Mapping[str, Any], cache_dir: Path) -> tuple[dict[str, np
 
 def _write_archive(destination: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Atomically write ``arrays`` as an uncompressed ``.npz`` with fixed timestamps."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".tmp", delete=False
-    )
-    temp_path = Path(handle.name)
-    try:
-        with handle:
-            with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
-                for key in sorted(arrays):
-                    info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
-                    info.external_attr = 0o644 << 16
-                    with archive.open(info, "w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, arrays[key], allow_pickle=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_path, destination)
-    finally:
-        temp_path.unlink(missing_ok=True)
+    with atomic_path(destination, suffix=".tmp") as temp_path, open(temp_path, "wb") as handle:
+        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as archive:
+            for key in sorted(arrays):
+                info = zipfile.ZipInfo(f"{key}.npy", date_time=_ZIP_EPOCH)
+                info.external_attr = 0o644 << 16
+                with archive.open(info, "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, arrays[key], allow_pickle=False)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def raw_files(task: Mapping[str, Any]) -> list[str]:

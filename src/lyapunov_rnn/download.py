@@ -16,7 +16,6 @@ import http.client
 import logging
 import os
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +24,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from tqdm import tqdm
+
+from lyapunov_rnn.io import atomic_path
 
 __all__ = ["DownloadError", "download_file", "file_digest"]
 
@@ -164,12 +165,8 @@ def _stream(url: str, handle: BinaryIO, timeout: float, progress: bool, label: s
 
 def _attempt(url: str, destination: Path, expected: Mapping[str, str], timeout: float, progress: bool) -> None:
     """Download ``url`` once to a temp file, verify it, move it onto ``destination``."""
-    handle = tempfile.NamedTemporaryFile(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part", delete=False
-    )
-    temp_path = Path(handle.name)
-    try:
-        with handle:
+    with atomic_path(destination, suffix=".part") as temp_path:
+        with open(temp_path, "wb") as handle:
             actual = _stream(url, handle, timeout, progress, destination.name)
             handle.flush()
             os.fsync(handle.fileno())
@@ -179,9 +176,6 @@ def _attempt(url: str, destination: Path, expected: Mapping[str, str], timeout: 
                     f"checksum mismatch: expected {algorithm} {value}, got {actual[algorithm]}",
                     retry=False,
                 )
-        os.replace(temp_path, destination)
-    finally:
-        temp_path.unlink(missing_ok=True)
 
 
 def download_file(

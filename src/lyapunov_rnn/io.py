@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
-
 
 @contextlib.contextmanager
 def atomic_path(destination: str | Path, *, suffix: str | None = None) -> Iterator[Path]:
@@ -44,13 +42,24 @@ def atomic_path(destination: str | Path, *, suffix: str | None = None) -> Iterat
     temporary = Path(name)
     try:
         yield temporary
+        # mkstemp creates the file private (0600); give the result the permissions of a
+        # plainly created file, so collaborators on a shared filesystem can read it.
+        temporary.chmod(0o666 & ~_umask())
         os.replace(temporary, destination)
     finally:
         temporary.unlink(missing_ok=True)
 
 
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_torch_save(obj: Any, destination: str | Path) -> None:
     """``torch.save`` to ``destination`` atomically."""
+    import torch  # here, so that the light users of this module (downloads) need not import torch
     with atomic_path(destination) as temporary:
         torch.save(obj, temporary)
 

@@ -2,6 +2,8 @@ localrules:
     figure_spectra,
     figure_accuracy_vs_init,
     figure_aelle_training,
+    figure_latent_embedding,
+    table_early_prediction,
     table_correlations,
 
 
