@@ -54,6 +54,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -67,7 +68,14 @@ from lyapunov_rnn.analysis import to_markdown
 from lyapunov_rnn.config import load_config, network_spec, network_table, training_config
 from lyapunov_rnn.data import _HEADS, TaskData, resolve_task
 from lyapunov_rnn.lyapunov import lyapunov_spectrum
-from lyapunov_rnn.train import NetworkSpec, TrainingConfig, _loss_function, _train_epoch, build_model
+from lyapunov_rnn.train import (
+    NetworkSpec,
+    TrainingConfig,
+    _loss_function,
+    _train_epoch,
+    build_model,
+    make_optimizer,
+)
 
 SEED = 0
 
@@ -303,7 +311,7 @@ def time_group(
     # As train_network: seeded model, Adam, the task loss, a seeded shuffle.
     torch.manual_seed(spec.seed)
     model = build_model(spec, task, training.dropout).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate)
+    optimizer = make_optimizer(model, training)
     criterion = _loss_function(task)
     shuffle = torch.Generator().manual_seed(spec.seed)
     _train_epoch(model, warmup_task, training, optimizer, criterion, shuffle, device)
@@ -375,6 +383,7 @@ def estimate_config(path: Path, steps: int, device: torch.device) -> dict[str, A
     table = network_table(config)
     groups = []
     for (architecture, hidden_size), rows in table.groupby(["architecture", "hidden_size"], sort=False):
+        print(f"{path}: timing {architecture} N={hidden_size} ...", file=sys.stderr, flush=True)
         spec = network_spec(rows.iloc[0], config)
         per_step, per_spectrum = time_group(spec, shape, training, config["lyapunov"], steps, device)
         training_seconds, spectra_seconds = network_seconds(per_step, per_spectrum, shape, training)

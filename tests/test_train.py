@@ -1,11 +1,14 @@
 import dataclasses
+import hashlib
 import math
 
 import pandas as pd
 import pytest
 import torch
 
+from lyapunov_rnn.data import load_task, prepare_task
 from lyapunov_rnn.models import ARCHITECTURES
+from lyapunov_rnn.spectra import network_spectra, state_size
 from lyapunov_rnn.train import (
     NetworkSpec,
     TrainingConfig,
@@ -37,6 +40,48 @@ def test_every_architecture_trains_and_checkpoints_each_epoch(tmp_path, toy_task
     first, _ = load_checkpoint(tmp_path / checkpoint_name(0))
     last, _ = load_checkpoint(tmp_path / checkpoint_name(3))
     assert not _states_equal(first.state_dict(), last.state_dict())
+
+
+CORPUS = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 8
+
+
+@pytest.fixture(scope="module")
+def real_tasks(tmp_path_factory) -> dict:
+    """Each task as the workflow builds it (prepare_task -> .npz -> load_task), at a tiny size."""
+    root = tmp_path_factory.mktemp("tasks")
+    corpus = root / "corpus.txt"
+    corpus.write_text(CORPUS)
+    configs = {
+        "smnist": {"name": "smnist", "source": "embedded", "subset": 40},
+        "adding": {"name": "adding", "sequence_length": 12, "train_size": 48, "test_size": 16},
+        "charlm": {
+            "name": "charlm",
+            "url": corpus.as_uri(),
+            "sha256": hashlib.sha256(corpus.read_bytes()).hexdigest(),
+            "sequence_length": 20,
+            "val_fraction": 0.25,
+        },
+    }
+    return {name: load_task(prepare_task(config, root / f"{name}.npz")) for name, config in configs.items()}
+
+
+@pytest.mark.parametrize("task_name", ["smnist", "adding", "charlm"])
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_every_architecture_trains_on_every_task(tmp_path, real_tasks, architecture, task_name):
+    task = real_tasks[task_name]
+    spec = NetworkSpec(architecture, hidden_size=5, init_param=0.3, seed=0)
+    metrics = train_network(spec, task, TrainingConfig(epochs=1, batch_size=16), tmp_path, progress=False)
+    assert not metrics["diverged"].any()
+    assert metrics["val_loss"].map(math.isfinite).all()
+    assert metrics["val_accuracy"].between(0, 1).all()
+    assert metrics["train_loss"].iloc[1] > 0
+
+    spectra = network_spectra(
+        [tmp_path / checkpoint_name(epoch) for epoch in (0, 1)], task, sequences=3, progress=False
+    )
+    assert spectra["exponents"].shape == (2, state_size(architecture, 5, "benettin"))
+    assert bool(spectra["exponents"].notnull().all())
+    assert (spectra["exponents"].diff("exponent") <= 1e-12).all()  # descending
 
 
 def test_training_is_bitwise_deterministic(tmp_path, toy_task):

@@ -105,6 +105,11 @@ def build_model(spec: NetworkSpec, task: TaskData, dropout: float) -> SequenceMo
     return model
 
 
+def make_optimizer(model: nn.Module, training: TrainingConfig) -> torch.optim.Optimizer:
+    """The optimiser of :func:`train_network`: Adam with ``training.learning_rate``."""
+    return torch.optim.Adam(model.parameters(), lr=training.learning_rate)
+
+
 def _loss_function(task: TaskData) -> nn.Module:
     if task.loss == "cross_entropy":
         return nn.CrossEntropyLoss()
@@ -267,7 +272,7 @@ def train_network(
         # generator: seed it, but inside fork_rng so the caller's state survives.
         torch.manual_seed(spec.seed)
         model = build_model(spec, task, training.dropout).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate)
+        optimizer = make_optimizer(model, training)
         criterion = _loss_function(task)
         shuffle = torch.Generator().manual_seed(spec.seed)
         config = _model_config(model, spec, task, training.dropout)
