@@ -131,6 +131,16 @@ def test_end_to_end_on_a_tiny_config(tmp_path):
     assert len(metrics) == 6 * 3
     assert (tmp_path / "logs" / "tiny" / "assemble.log").exists()
 
+    # A browsable report with every registered figure and table and its caption.
+    report = run_snakemake("--report", "report.html", "--configfile", str(tmp_path / "config.yaml"), cwd=tmp_path)
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (tmp_path / "report.html").read_text()
+    for name in ("spectra.png", "accuracy_vs_init.png", "latent_embedding.png", "early_prediction.png",
+                 "early_prediction.csv", "correlations.csv", "statistic_correlations.png", "aelle_training.png"):
+        assert name in html, name
+    caption = (ROOT / "workflow" / "report" / "latent_embedding.rst").read_text().split()[:4]
+    assert " ".join(caption) in html
+
     # Nothing left to do: a second invocation schedules no job.
     again = run_snakemake("-n", "--configfile", str(tmp_path / "config.yaml"), cwd=tmp_path)
     assert again.returncode == 0

@@ -9,7 +9,7 @@ installed=$(dpkg-query -W -f='${Status}\n' "${packages[@]}" 2>/dev/null | grep -
 if [ "$installed" -ne "${#packages[@]}" ]; then
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo=sudo
-    timeout 600 $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive timeout 900 $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+    timeout 600 $sudo apt-get -o Acquire::Retries=3 update -qq
+    timeout 900 $sudo env DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=3 install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 echo "[slurm-install] $(dpkg-query -W -f='${Package} ${Version}\n' slurmctld)" >&2
