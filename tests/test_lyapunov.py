@@ -136,6 +136,82 @@ def test_analytic_spectrum_equals_generic_autograd_path(name):
 
 
 # --------------------------------------------------------------------------- #
+# Multi-layer networks: the stacked state of all layers
+# --------------------------------------------------------------------------- #
+def _stacked_module(kind: str, layers: int) -> nn.Module:
+    torch.manual_seed(5)
+    module = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind](INPUT_SIZE, HIDDEN, num_layers=layers, batch_first=True)
+    module = module.double()
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.mul_(2.5)
+    return module
+
+
+def _stacked_step(module: nn.Module):
+    """``f(x_t, s) -> s'`` on [layer 0 state, layer 1 state, ...], through the module's own forward."""
+    layers, n = module.num_layers, module.hidden_size
+
+    def step(x_t, state):
+        per_layer = state.view(state.shape[0], layers, -1).transpose(0, 1)  # (L, B, components * N)
+        if isinstance(module, nn.LSTM):
+            hidden = (per_layer[..., :n].contiguous(), per_layer[..., n:].contiguous())
+            _, (h_next, c_next) = module(x_t[:, None], hidden)
+            stacked = torch.cat((h_next, c_next), dim=-1)
+        else:
+            stacked = module(x_t[:, None], per_layer.contiguous())[1]
+        return stacked.transpose(0, 1).reshape(state.shape)
+
+    return step
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_multi_layer_tangent_map_equals_autograd(kind, layers):
+    module = _stacked_module(kind, layers)
+    step = _stacked_step(module)
+    cell = _make_cell(module, F64, torch.device("cpu"))
+    size = layers * (2 if kind == "lstm" else 1) * HIDDEN
+    assert cell.state_size == size
+    generator = torch.Generator().manual_seed(6)
+    x_t = torch.randn(4, INPUT_SIZE, dtype=F64, generator=generator)
+    state = torch.randn(4, size, dtype=F64, generator=generator)
+    rows = torch.randn(4, 7, size, dtype=F64, generator=generator)
+    components = tuple(state.split(list(cell.component_sizes), dim=-1))
+    pushed, next_state = cell.tangent(cell.drive(x_t), components, rows)
+    torch.testing.assert_close(pushed, rows @ _jacobians(step, x_t, state).mT, atol=1e-10, rtol=0)
+    torch.testing.assert_close(torch.cat(next_state, dim=-1), step(x_t, state), atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_multi_layer_spectrum_equals_generic_path_and_accepts_pytorch_h0(kind):
+    module = _stacked_module(kind, 2)
+    inputs = torch.randn(2, 25, INPUT_SIZE, dtype=F64, generator=torch.Generator().manual_seed(7))
+    components = 2 if kind == "lstm" else 1
+    pytorch_h0 = tuple(0.2 * torch.randn(2, 2, HIDDEN, dtype=F64) for _ in range(components))
+    flat_h0 = torch.cat([part[layer] for layer in range(2) for part in pytorch_h0], dim=-1)
+    analytic = lyapunov_spectrum(module, inputs, warmup=3, h0=pytorch_h0 if kind == "lstm" else pytorch_h0[0])
+    generic = lyapunov_spectrum(_stacked_step(module), inputs, warmup=3, h0=flat_h0)
+    assert analytic.exponents.shape == (2, 2 * components * HIDDEN)
+    torch.testing.assert_close(analytic.exponents, generic.exponents, atol=1e-10, rtol=0)
+    torch.testing.assert_close(lyapunov_spectrum(module, inputs, warmup=3, h0=flat_h0).exponents, analytic.exponents)
+
+
+def test_two_layer_tanh_rnn_at_zero_has_the_union_of_the_layer_spectra():
+    """At the zero fixed point J = [[W_0, 0], [W_ih_1, W_1]]: block-triangular, spectrum = both layers' log|eig|."""
+    torch.manual_seed(8)
+    rnn = nn.RNN(2, 4, num_layers=2, bias=False, batch_first=True).double()
+    with torch.no_grad():
+        for layer, radius in ((0, 0.9), (1, 0.6)):
+            weight = torch.randn(4, 4, dtype=F64)
+            getattr(rnn, f"weight_hh_l{layer}").copy_(radius * weight / torch.linalg.eigvals(weight).abs().max())
+    result = lyapunov_spectrum(rnn, torch.zeros(1, 2000, 2, dtype=F64))
+    eigenvalues = torch.cat([torch.linalg.eigvals(getattr(rnn, f"weight_hh_l{layer}").detach()) for layer in (0, 1)])
+    expected = eigenvalues.abs().log().sort(descending=True).values
+    torch.testing.assert_close(result.exponents[0], expected, atol=5e-3, rtol=0)
+
+
+# --------------------------------------------------------------------------- #
 # Closed-form spectra
 # --------------------------------------------------------------------------- #
 def _linear_map(matrix: torch.Tensor):
@@ -482,7 +558,9 @@ def test_progress_bar_runs():
         (dict(qr_every=0), ValueError, "qr_every"),
         (dict(qr_every=2, convention="aelle"), ValueError, "qr_every"),
         (dict(h0=torch.zeros(1, 7)), ValueError, "h0"),
-        (dict(model=nn.LSTM(INPUT_SIZE, HIDDEN, num_layers=2)), ValueError, "num_layers"),
+        (dict(model=nn.LSTM(INPUT_SIZE, HIDDEN, bidirectional=True)), ValueError, "bidirectional"),
+        (dict(model=nn.LSTM(INPUT_SIZE, HIDDEN, num_layers=2).double(), convention="aelle"), ValueError, "single-layer"),
+        (dict(model=nn.GRU(INPUT_SIZE, HIDDEN, num_layers=2).double(), h0=torch.zeros(1, 1, HIDDEN)), ValueError, "h0"),
         (dict(model=nn.Linear(2, 2)), TypeError, "unsupported model"),
         (dict(model=lambda x, s: s), ValueError, "h0"),
     ],

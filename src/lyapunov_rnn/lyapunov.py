@@ -213,6 +213,25 @@ class _Cell(ABC):
     def tangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
         """``rows @ J^T`` and the next state."""
 
+
+class _LayerCell(_Cell):
+    """A layer of a PyTorch ``nn.RNN``/``nn.GRU``/``nn.LSTM``, possibly one of a stack.
+
+    Its tangent map also takes the tangent of the layer's input, ``input_rows``
+    (B, k, I): in a stack, the input of layer l is the new hidden state of layer
+    l - 1, so a perturbation of the layers below reaches this one through
+    ``W_ih``. The hidden state ``h`` is the first ``hidden_size`` entries of
+    the layer's state.
+    """
+
+    hidden_size: int
+
+    @abstractmethod
+    def tangent(
+        self, drive_t: Tensor, state: State, rows: Tensor, input_rows: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        """``rows @ J^T + input_rows @ (d state' / d x)^T`` and the next state."""
+
     @abstractmethod
     def aelle_cotangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
         """``rows @ J_aelle`` and the next state."""
@@ -228,14 +247,21 @@ def _input_projection(inputs: Tensor, weight_ih: Tensor, bias: Tensor | None) ->
     return projected if bias is None else projected + bias
 
 
-class _ElmanCell(_Cell):
+def _layer_parameters(rnn: nn.RNNBase, layer: int, dtype: torch.dtype, device: torch.device) -> dict[str, Tensor]:
+    """Copies of ``weight_ih``, ``weight_hh`` (and ``bias_ih``, ``bias_hh``) of one layer, in ``dtype``."""
+    names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if rnn.bias else ("weight_ih", "weight_hh")
+    return {name: _tensor_copy(getattr(rnn, f"{name}_l{layer}"), dtype, device) for name in names}
+
+
+class _ElmanCell(_LayerCell):
     """``h' = phi(W_ih x + b_ih + W_hh h + b_hh)`` with phi = tanh or relu."""
 
-    def __init__(self, rnn: nn.RNN, dtype: torch.dtype, device: torch.device) -> None:
-        self.weight_ih = _tensor_copy(rnn.weight_ih_l0, dtype, device)
-        self.weight_hh = _tensor_copy(rnn.weight_hh_l0, dtype, device)
-        self.bias = _tensor_copy(rnn.bias_ih_l0 + rnn.bias_hh_l0, dtype, device) if rnn.bias else None
+    def __init__(self, rnn: nn.RNN, dtype: torch.dtype, device: torch.device, layer: int = 0) -> None:
+        weights = _layer_parameters(rnn, layer, dtype, device)
+        self.weight_ih, self.weight_hh = weights["weight_ih"], weights["weight_hh"]
+        self.bias = weights["bias_ih"] + weights["bias_hh"] if rnn.bias else None
         self.relu = rnn.nonlinearity == "relu"
+        self.hidden_size = rnn.hidden_size
         self.component_sizes = (rnn.hidden_size,)
         self.aelle_size = rnn.hidden_size
 
@@ -254,16 +280,21 @@ class _ElmanCell(_Cell):
     def advance(self, drive_t: Tensor, state: State) -> State:
         return (self._activate(self._preactivation(drive_t, state))[0],)
 
-    def tangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
+    def tangent(
+        self, drive_t: Tensor, state: State, rows: Tensor, input_rows: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         h_next, slope = self._activate(self._preactivation(drive_t, state))
-        return (rows @ self.weight_hh.T).mul_(slope[:, None, :]), (h_next,)
+        pushed = rows @ self.weight_hh.T
+        if input_rows is not None:
+            pushed += input_rows @ self.weight_ih.T
+        return pushed.mul_(slope[:, None, :]), (h_next,)
 
     def aelle_cotangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
         h_next, slope = self._activate(self._preactivation(drive_t, state))
         return (rows * slope[:, None, :]) @ self.weight_hh, (h_next,)
 
 
-class _GRUCell(_Cell):
+class _GRUCell(_LayerCell):
     """PyTorch GRU, gate order (r, z, n).
 
     ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``, ``h' = (1 - z) n + z h``.
@@ -272,11 +303,10 @@ class _GRUCell(_Cell):
     ``w_z = (h - n) s'(a_z)``, ``w_n = (1-z) sech^2(a_n) r``.
     """
 
-    def __init__(self, gru: nn.GRU, dtype: torch.dtype, device: torch.device) -> None:
-        self.weight_ih = _tensor_copy(gru.weight_ih_l0, dtype, device)
-        self.weight_hh = _tensor_copy(gru.weight_hh_l0, dtype, device)
-        self.bias_ih = _tensor_copy(gru.bias_ih_l0, dtype, device) if gru.bias else None
-        self.bias_hh = _tensor_copy(gru.bias_hh_l0, dtype, device) if gru.bias else None
+    def __init__(self, gru: nn.GRU, dtype: torch.dtype, device: torch.device, layer: int = 0) -> None:
+        weights = _layer_parameters(gru, layer, dtype, device)
+        self.weight_ih, self.weight_hh = weights["weight_ih"], weights["weight_hh"]
+        self.bias_ih, self.bias_hh = weights.get("bias_ih"), weights.get("bias_hh")
         self.hidden_size = gru.hidden_size
         self.component_sizes = (gru.hidden_size,)
         self.aelle_size = gru.hidden_size
@@ -284,8 +314,12 @@ class _GRUCell(_Cell):
     def drive(self, inputs: Tensor) -> Tensor:
         return _input_projection(inputs, self.weight_ih, self.bias_ih)
 
-    def _linearise(self, drive_t: Tensor, state: State) -> tuple[Tensor, Tensor, Tensor]:
-        """Return ``h'``, the gate weights ``w`` (B, 3, N) and ``z`` (B, N)."""
+    def _linearise(self, drive_t: Tensor, state: State) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Return ``h'``, the gate weights ``w`` (B, 3, N), ``z`` and ``(1 - z) sech^2(a_n)`` (B, N).
+
+        An input perturbation enters the candidate gate without the factor
+        ``r`` that multiplies the hidden term, hence the last value.
+        """
         (h,) = state
         hidden_term = h @ self.weight_hh.T
         if self.bias_hh is not None:
@@ -302,19 +336,24 @@ class _GRUCell(_Cell):
             (candidate_slope * hid_n * _sigmoid_slope(a_r), (h - n) * _sigmoid_slope(a_z), candidate_slope * r),
             dim=1,
         )
-        return h_next, weights, z
+        return h_next, weights, z, candidate_slope
 
     def advance(self, drive_t: Tensor, state: State) -> State:
         return (self._linearise(drive_t, state)[0],)
 
-    def tangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
-        h_next, weights, z = self._linearise(drive_t, state)
+    def tangent(
+        self, drive_t: Tensor, state: State, rows: Tensor, input_rows: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        h_next, weights, z, candidate_slope = self._linearise(drive_t, state)
         batch, k, n = rows.shape
         gate_terms = (rows @ self.weight_hh.T).view(batch, k, 3, n).mul_(weights[:, None])
+        if input_rows is not None:
+            input_weights = torch.stack((weights[:, 0], weights[:, 1], candidate_slope), dim=1)
+            gate_terms += (input_rows @ self.weight_ih.T).view(batch, k, 3, n) * input_weights[:, None]
         return gate_terms.sum(dim=2).addcmul_(rows, z[:, None, :]), (h_next,)
 
     def aelle_cotangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
-        h_next, weights, z = self._linearise(drive_t, state)
+        h_next, weights, z, _ = self._linearise(drive_t, state)
         batch, k, n = rows.shape
         scaled = (rows[:, :, None, :] * weights[:, None]).view(batch, k, 3 * n)
         return (scaled @ self.weight_hh).addcmul_(rows, z[:, None, :]), (h_next,)
@@ -337,16 +376,16 @@ class _LSTMLinearisation(NamedTuple):
     slope_c: Tensor
 
 
-class _LSTMCell(_Cell):
+class _LSTMCell(_LayerCell):
     """PyTorch LSTM, gate order (i, f, g, o), state ``(h, c)``.
 
     ``c' = f c + i g``, ``h' = o tanh(c')``. Tangent rows are ``[v_h | v_c]``.
     """
 
-    def __init__(self, lstm: nn.LSTM, dtype: torch.dtype, device: torch.device) -> None:
-        self.weight_ih = _tensor_copy(lstm.weight_ih_l0, dtype, device)
-        self.weight_hh = _tensor_copy(lstm.weight_hh_l0, dtype, device)
-        self.bias = _tensor_copy(lstm.bias_ih_l0 + lstm.bias_hh_l0, dtype, device) if lstm.bias else None
+    def __init__(self, lstm: nn.LSTM, dtype: torch.dtype, device: torch.device, layer: int = 0) -> None:
+        weights = _layer_parameters(lstm, layer, dtype, device)
+        self.weight_ih, self.weight_hh = weights["weight_ih"], weights["weight_hh"]
+        self.bias = weights["bias_ih"] + weights["bias_hh"] if lstm.bias else None
         self.hidden_size = lstm.hidden_size
         self.component_sizes = (lstm.hidden_size, lstm.hidden_size)
         self.aelle_size = lstm.hidden_size
@@ -377,11 +416,16 @@ class _LSTMCell(_Cell):
         c_next = torch.sigmoid(a_f) * c + torch.sigmoid(a_i) * torch.tanh(a_g)
         return torch.sigmoid(a_o) * torch.tanh(c_next), c_next
 
-    def tangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
+    def tangent(
+        self, drive_t: Tensor, state: State, rows: Tensor, input_rows: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         lin = self._linearise(drive_t, state)
         n = self.hidden_size
         rows_h, rows_c = rows[..., :n], rows[..., n:]
-        p_i, p_f, p_g, p_o = (rows_h @ self.weight_hh.T).chunk(4, dim=-1)
+        preactivation = rows_h @ self.weight_hh.T
+        if input_rows is not None:
+            preactivation += input_rows @ self.weight_ih.T
+        p_i, p_f, p_g, p_o = preactivation.chunk(4, dim=-1)
         out = torch.empty_like(rows)
         out_h, out_c = out[..., :n], out[..., n:]
         torch.mul(rows_c, lin.forget[:, None, :], out=out_c)
@@ -490,6 +534,75 @@ class _CoupledOscillatorCell(_Cell):
         return torch.cat((out_y, out_z), dim=-1), state_next
 
 
+class _StackedCell(_Cell):
+    """A multi-layer ``nn.RNN``/``nn.GRU``/``nn.LSTM`` as one map on the stacked state.
+
+    The state is every layer's state, layer 0 first (``[h_0, h_1, ...]``;
+    ``[h_0, c_0, h_1, c_1, ...]`` for LSTM). Layer ``l > 0`` is driven by the
+    new hidden state of layer ``l - 1``, so the Jacobian is block
+    lower-triangular and its tangent map is applied layer by layer, passing
+    each layer's new hidden-state tangent up as the next layer's input
+    tangent. Dropout between layers is a training device and is not part of
+    the map.
+    """
+
+    def __init__(self, layers: Sequence[_LayerCell]) -> None:
+        self.layers = tuple(layers)
+        self.component_sizes = tuple(size for layer in self.layers for size in layer.component_sizes)
+        self.aelle_size = self.state_size
+
+    def drive(self, inputs: Tensor) -> Tensor:
+        return self.layers[0].drive(inputs)
+
+    def _per_layer(self, state: State) -> list[State]:
+        parts, start = [], 0
+        for layer in self.layers:
+            count = len(layer.component_sizes)
+            parts.append(tuple(state[start : start + count]))
+            start += count
+        return parts
+
+    def advance(self, drive_t: Tensor, state: State) -> State:
+        next_state: list[Tensor] = []
+        for index, (layer, layer_state) in enumerate(zip(self.layers, self._per_layer(state), strict=True)):
+            if index:
+                drive_t = layer.drive(h_below)
+            layer_next = layer.advance(drive_t, layer_state)
+            h_below = layer_next[0]
+            next_state.extend(layer_next)
+        return tuple(next_state)
+
+    def tangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
+        layer_rows = rows.split([layer.state_size for layer in self.layers], dim=-1)
+        pushed: list[Tensor] = []
+        next_state: list[Tensor] = []
+        input_rows = None
+        for index, (layer, layer_state) in enumerate(zip(self.layers, self._per_layer(state), strict=True)):
+            if index:
+                drive_t = layer.drive(h_below)
+            layer_pushed, layer_next = layer.tangent(drive_t, layer_state, layer_rows[index], input_rows)
+            h_below, input_rows = layer_next[0], layer_pushed[..., : layer.hidden_size]
+            pushed.append(layer_pushed)
+            next_state.extend(layer_next)
+        return torch.cat(pushed, dim=-1), tuple(next_state)
+
+    def aelle_cotangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
+        raise ValueError("convention='aelle' (the reference code) is defined for single-layer networks only")
+
+    def flat_h0(self, h0: Tensor | Sequence[Tensor], batch: int) -> Tensor:
+        """PyTorch's ``h0`` (L, B, N) (``(h0, c0)`` for LSTM) as the (B, D) stacked state."""
+        components = (h0,) if isinstance(h0, Tensor) else tuple(h0)
+        expected = (len(self.layers), batch, self.layers[0].hidden_size)
+        if len(components) != len(self.layers[0].component_sizes) or any(c.shape != expected for c in components):
+            shapes = [tuple(c.shape) if isinstance(c, Tensor) else type(c).__name__ for c in components]
+            raise ValueError(
+                f"h0 of a {len(self.layers)}-layer network must be the stacked state ({batch}, {self.state_size}) "
+                f"or PyTorch's layout of {len(self.layers[0].component_sizes)} tensor(s) of shape {expected}, "
+                f"got {shapes}"
+            )
+        return torch.cat([component[layer] for layer in range(len(self.layers)) for component in components], dim=-1)
+
+
 class _CallableCell(_Cell):
     """Any ``f(x_t, state) -> state`` on a (B, D) state, differentiated by autograd."""
 
@@ -518,11 +631,6 @@ def _recurrent_module(model: nn.Module) -> nn.Module:
 
 
 def _check_torch_rnn(rnn: nn.RNNBase) -> None:
-    if rnn.num_layers != 1:
-        raise ValueError(
-            f"only single-layer {type(rnn).__name__} modules are supported, got num_layers={rnn.num_layers}; "
-            "pass a step function on the stacked state to analyse a multi-layer network"
-        )
     if rnn.bidirectional:
         raise ValueError("bidirectional RNNs are not dynamical systems in time; use a unidirectional module")
     if getattr(rnn, "proj_size", 0):
@@ -531,14 +639,11 @@ def _check_torch_rnn(rnn: nn.RNNBase) -> None:
 
 def _make_cell(module: nn.Module, dtype: torch.dtype, device: torch.device) -> _Cell:
     """Analytic cell for a supported recurrent module (a copy of its weights in ``dtype``)."""
-    if isinstance(module, (nn.RNN, nn.GRU, nn.LSTM)):
-        _check_torch_rnn(module)
-    if isinstance(module, nn.RNN):
-        return _ElmanCell(module, dtype, device)
-    if isinstance(module, nn.GRU):
-        return _GRUCell(module, dtype, device)
-    if isinstance(module, nn.LSTM):
-        return _LSTMCell(module, dtype, device)
+    for module_type, layer_cell in ((nn.RNN, _ElmanCell), (nn.GRU, _GRUCell), (nn.LSTM, _LSTMCell)):
+        if isinstance(module, module_type):
+            _check_torch_rnn(module)
+            layers = [layer_cell(module, dtype, device, layer) for layer in range(module.num_layers)]
+            return layers[0] if len(layers) == 1 else _StackedCell(layers)
     if isinstance(module, AntisymmetricRNN):
         return _AntisymmetricCell(module, dtype, device)
     if isinstance(module, CoupledOscillatoryRNN):
@@ -843,8 +948,9 @@ def lyapunov_spectrum(
     Parameters
     ----------
     model : nn.Module or callable
-        ``nn.RNN`` (tanh or relu), ``nn.LSTM``, ``nn.GRU`` (single layer,
-        unidirectional, any ``batch_first``/``bias``),
+        ``nn.RNN`` (tanh or relu), ``nn.LSTM``, ``nn.GRU`` (unidirectional,
+        any ``batch_first``/``bias``; with ``num_layers > 1`` the state is
+        every layer's state stacked, layer 0 first, ``"benettin"`` only),
         :class:`~lyapunov_rnn.models.AntisymmetricRNN`,
         :class:`~lyapunov_rnn.models.CoupledOscillatoryRNN`, a
         :class:`~lyapunov_rnn.models.SequenceModel` (its ``.rnn`` is used), or a
@@ -861,7 +967,9 @@ def lyapunov_spectrum(
     h0 : Tensor or sequence of Tensor, optional
         Initial state: a (B, D) tensor (components concatenated, e.g.
         ``[h, c]`` for LSTM, ``[y, z]`` for coRNN) or a tuple of components
-        in the module's order, each (B, N) or PyTorch's (1, B, N). Default
+        in the module's order, each (B, N) or PyTorch's (1, B, N). For a
+        multi-layer module: the (B, D) stacked state (``[h_0, c_0, h_1, c_1,
+        ...]`` for LSTM) or PyTorch's ``h0`` (L, B, N) / ``(h0, c0)``. Default
         zeros; required for a step function.
     qr_every : int
         Steps between QR factorisations (``"benettin"`` only). Values > 1 are
@@ -887,7 +995,8 @@ def lyapunov_spectrum(
     ------
     ValueError
         For malformed inputs or options (shape, input size, ``k``,
-        ``warmup``, ``qr_every``, ``convention``, multi-layer modules).
+        ``warmup``, ``qr_every``, ``convention``, ``"aelle"`` with a
+        multi-layer module, bidirectional modules).
     TypeError
         For an unsupported model type.
     """
@@ -907,6 +1016,11 @@ def lyapunov_spectrum(
     else:
         raise TypeError(f"model must be an nn.Module or a step function, got {type(model).__name__}")
     batch, total_steps = sequence.shape[:2]
+    if isinstance(cell, _StackedCell):
+        if convention == "aelle":
+            raise ValueError("convention='aelle' (the reference code) is defined for single-layer networks only")
+        if h0 is not None and not (isinstance(h0, Tensor) and h0.ndim == 2):
+            h0 = cell.flat_h0(h0, batch)
     tangent_size = cell.state_size if convention == "benettin" else cell.aelle_size
     k = _check_options(convention, k, tangent_size, warmup, total_steps, qr_every)
     state = _initial_state(h0, cell, batch, dtype, device)
