@@ -534,6 +534,9 @@ class _CoupledOscillatorCell(_Cell):
         return torch.cat((out_y, out_z), dim=-1), state_next
 
 
+_AELLE_SINGLE_LAYER = "convention='aelle' (the reference code) is defined for single-layer networks only"
+
+
 class _StackedCell(_Cell):
     """A multi-layer ``nn.RNN``/``nn.GRU``/``nn.LSTM`` as one map on the stacked state.
 
@@ -587,7 +590,7 @@ class _StackedCell(_Cell):
         return torch.cat(pushed, dim=-1), tuple(next_state)
 
     def aelle_cotangent(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
-        raise ValueError("convention='aelle' (the reference code) is defined for single-layer networks only")
+        raise ValueError(_AELLE_SINGLE_LAYER)
 
     def flat_h0(self, h0: Tensor | Sequence[Tensor], batch: int) -> Tensor:
         """PyTorch's ``h0`` (L, B, N) (``(h0, c0)`` for LSTM) as the (B, D) stacked state."""
@@ -1018,7 +1021,7 @@ def lyapunov_spectrum(
     batch, total_steps = sequence.shape[:2]
     if isinstance(cell, _StackedCell):
         if convention == "aelle":
-            raise ValueError("convention='aelle' (the reference code) is defined for single-layer networks only")
+            raise ValueError(_AELLE_SINGLE_LAYER)
         if h0 is not None and not (isinstance(h0, Tensor) and h0.ndim == 2):
             h0 = cell.flat_h0(h0, batch)
     tangent_size = cell.state_size if convention == "benettin" else cell.aelle_size
