@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
@@ -99,3 +100,20 @@ def test_training_curves_log_scale(fit: AelleFit) -> None:
     fig = plot_training_curves(fit.history)
     assert all(ax.get_yscale() == "log" for ax in fig.axes)
     assert isinstance(fit.history, pd.DataFrame)
+
+
+def test_training_curves_mark_alpha_schedule_steps() -> None:
+    epochs = np.arange(8)
+    history = pd.DataFrame(
+        {
+            "epoch": np.repeat(epochs, 2),
+            "split": ["train", "val"] * 8,
+            "alpha": np.repeat([5.0, 5.0, 5.0, 5.0, 10.0, 10.0, 20.0, 20.0], 2),
+            "total": 1.0, "reconstruction": 0.5, "prediction": 0.1,
+        }
+    )
+    fig = plot_training_curves(history)
+    total = fig.axes[0]
+    marked = sorted(line.get_xdata()[0] for line in total.lines if line.get_linestyle() == ":")
+    assert marked == [4, 6]
+    assert [text.get_text() for text in total.texts] == ["α=10", "α=20"]

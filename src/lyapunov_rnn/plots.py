@@ -242,11 +242,14 @@ def plot_statistic_correlations(
 def plot_training_curves(history: pd.DataFrame) -> Figure:
     """AeLLE losses vs epoch for the train and val splits (log y).
 
+    Epochs where the prediction weight α of a schedule changes are marked with
+    dotted lines (the total loss jumps there by construction).
+
     Parameters
     ----------
     history : pd.DataFrame
         :attr:`lyapunov_rnn.aelle.AelleFit.history` (columns ``epoch, split,
-        total, reconstruction, prediction``).
+        alpha, total, reconstruction, prediction``).
     """
     fig, axes = _figure(len(LOSS_COMPONENTS))
     ylabels = {
@@ -254,9 +257,16 @@ def plot_training_curves(history: pd.DataFrame) -> Figure:
         "reconstruction": "L1 reconstruction (standardised units)",
         "prediction": "MSE of scaled final loss",
     }
+    alpha = history.drop_duplicates("epoch").set_index("epoch")["alpha"].sort_index()
+    alpha_steps = alpha[alpha.ne(alpha.shift()) & alpha.index.to_series().gt(alpha.index.min())]
     for ax, component in zip(axes, LOSS_COMPONENTS, strict=True):
         sns.lineplot(data=history, x="epoch", y=component, hue="split", ax=ax)
         ax.set(yscale="log", xlabel="epoch", ylabel=ylabels[component], title=f"{component} loss")
+        for epoch, value in alpha_steps.items():
+            ax.axvline(epoch, color="grey", linestyle=":", linewidth=1)
+            if component == "total":
+                ax.annotate(f"α={value:g}", (epoch, 1), xycoords=("data", "axes fraction"), xytext=(2, -12),
+                            textcoords="offset points", fontsize="x-small", color="grey")
     fig.suptitle("AeLLE training")
     return fig
 
