@@ -2,13 +2,13 @@
 
 For every distinct (architecture, hidden_size) of a config's network grid
 (``init_param`` and ``seed`` do not change the cost), the script builds the
-first such network with the library's own :func:`lyapunov_rnn.train.build_model`
-and times, on the chosen device:
+first such network with the library's own :func:`lyapunov_rnn.train.training_setup`
+(model, optimiser and loss exactly as :func:`~lyapunov_rnn.train.train_network`
+builds them) and times, on the chosen device:
 
 * **training**: ``--steps`` optimiser steps at the config's batch size, by
   calling the workflow's own epoch loop (:func:`lyapunov_rnn.train._train_epoch`,
-  with the same Adam optimiser, loss and gradient clipping as
-  :func:`~lyapunov_rnn.train.train_network`) on a training split of exactly
+  gradient clipping included) on a training split of exactly
   ``steps * batch_size`` sequences, after a one-step warm-up epoch;
 * **one spectrum**: :func:`lyapunov_rnn.lyapunov.lyapunov_spectrum` on the
   first ``lyapunov.sequences`` test sequences with the config's ``warmup``,
@@ -68,14 +68,7 @@ from lyapunov_rnn.analysis import to_markdown
 from lyapunov_rnn.config import load_config, network_spec, network_table, training_config
 from lyapunov_rnn.data import _HEADS, TaskData, resolve_task
 from lyapunov_rnn.lyapunov import lyapunov_spectrum
-from lyapunov_rnn.train import (
-    NetworkSpec,
-    TrainingConfig,
-    _loss_function,
-    _train_epoch,
-    build_model,
-    make_optimizer,
-)
+from lyapunov_rnn.train import NetworkSpec, TrainingConfig, _train_epoch, training_setup
 
 SEED = 0
 
@@ -308,12 +301,7 @@ def time_group(
     warmup_task = synthetic_task(shape, training.batch_size, sequences, generator)
     task = synthetic_task(shape, steps * training.batch_size, sequences, generator)
 
-    # As train_network: seeded model, Adam, the task loss, a seeded shuffle.
-    torch.manual_seed(spec.seed)
-    model = build_model(spec, task, training.dropout).to(device)
-    optimizer = make_optimizer(model, training)
-    criterion = _loss_function(task)
-    shuffle = torch.Generator().manual_seed(spec.seed)
+    model, optimizer, criterion, shuffle = training_setup(spec, task, training, device)
     _train_epoch(model, warmup_task, training, optimizer, criterion, shuffle, device)
     seconds, loss = timed(lambda: _train_epoch(model, task, training, optimizer, criterion, shuffle, device), device)
     if not math.isfinite(loss):

@@ -20,7 +20,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import torch
@@ -105,9 +105,28 @@ def build_model(spec: NetworkSpec, task: TaskData, dropout: float) -> SequenceMo
     return model
 
 
-def make_optimizer(model: nn.Module, training: TrainingConfig) -> torch.optim.Optimizer:
-    """The optimiser of :func:`train_network`: Adam with ``training.learning_rate``."""
-    return torch.optim.Adam(model.parameters(), lr=training.learning_rate)
+class TrainingSetup(NamedTuple):
+    """What :func:`train_network` trains with: model, optimiser, loss and data-order generator."""
+
+    model: SequenceModel
+    optimizer: torch.optim.Optimizer
+    criterion: nn.Module
+    shuffle: torch.Generator
+
+
+def training_setup(
+    spec: NetworkSpec, task: TaskData, training: TrainingConfig, device: torch.device
+) -> TrainingSetup:
+    """The seeded model on ``device``, Adam with ``training.learning_rate``, the task's loss and the shuffle generator.
+
+    Seeds PyTorch's global generator with ``spec.seed`` (the default
+    initialisers of the readout and dropout draw from it): call it inside
+    :func:`torch.random.fork_rng` to keep the caller's random state.
+    """
+    torch.manual_seed(spec.seed)
+    model = build_model(spec, task, training.dropout).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate)
+    return TrainingSetup(model, optimizer, _loss_function(task), torch.Generator().manual_seed(spec.seed))
 
 
 def _loss_function(task: TaskData) -> nn.Module:
@@ -268,13 +287,8 @@ def train_network(
 
     forked = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=forked):
-        # Default initialisers of the readout and dropout draw from the global
-        # generator: seed it, but inside fork_rng so the caller's state survives.
-        torch.manual_seed(spec.seed)
-        model = build_model(spec, task, training.dropout).to(device)
-        optimizer = make_optimizer(model, training)
-        criterion = _loss_function(task)
-        shuffle = torch.Generator().manual_seed(spec.seed)
+        # training_setup seeds the global generator: inside fork_rng the caller's state survives.
+        model, optimizer, criterion, shuffle = training_setup(spec, task, training, device)
         config = _model_config(model, spec, task, training.dropout)
 
         rows: list[dict] = []
