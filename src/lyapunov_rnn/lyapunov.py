@@ -567,10 +567,10 @@ class _StackedCell(_Cell):
 
     def advance(self, drive_t: Tensor, state: State) -> State:
         next_state: list[Tensor] = []
-        for index, (layer, layer_state) in enumerate(zip(self.layers, self._per_layer(state), strict=True)):
-            if index:
-                drive_t = layer.drive(h_below)
-            layer_next = layer.advance(drive_t, layer_state)
+        h_below: Tensor | None = None  # hidden state of the layer below; None for the first layer
+        for layer, layer_state in zip(self.layers, self._per_layer(state), strict=True):
+            layer_drive = drive_t if h_below is None else layer.drive(h_below)
+            layer_next = layer.advance(layer_drive, layer_state)
             h_below = layer_next[0]
             next_state.extend(layer_next)
         return tuple(next_state)
@@ -579,11 +579,11 @@ class _StackedCell(_Cell):
         layer_rows = rows.split([layer.state_size for layer in self.layers], dim=-1)
         pushed: list[Tensor] = []
         next_state: list[Tensor] = []
+        h_below: Tensor | None = None
         input_rows = None
-        for index, (layer, layer_state) in enumerate(zip(self.layers, self._per_layer(state), strict=True)):
-            if index:
-                drive_t = layer.drive(h_below)
-            layer_pushed, layer_next = layer.tangent(drive_t, layer_state, layer_rows[index], input_rows)
+        for layer, layer_state, rows_of_layer in zip(self.layers, self._per_layer(state), layer_rows, strict=True):
+            layer_drive = drive_t if h_below is None else layer.drive(h_below)
+            layer_pushed, layer_next = layer.tangent(layer_drive, layer_state, rows_of_layer, input_rows)
             h_below, input_rows = layer_next[0], layer_pushed[..., : layer.hidden_size]
             pushed.append(layer_pushed)
             next_state.extend(layer_next)
@@ -847,7 +847,7 @@ def _ieee_float32() -> Iterator[None]:
         try:
             yield
         finally:
-            for backend, value in zip(backends, previous):
+            for backend, value in zip(backends, previous, strict=True):
                 backend.fp32_precision = value
     else:
         previous_flags = (matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
@@ -900,7 +900,7 @@ def _initial_state(
     if len(components) != len(sizes):
         raise ValueError(f"h0 must have {len(sizes)} components of sizes {sizes}, got {len(components)}")
     state = []
-    for component, size in zip(components, sizes):
+    for component, size in zip(components, sizes, strict=True):
         flat = component[0] if component.ndim == 3 and component.shape[0] == 1 else component
         if flat.shape != (batch, size):
             raise ValueError(f"each h0 component must be ({batch}, {size}), got {tuple(component.shape)}")
