@@ -38,11 +38,10 @@ import argparse
 import json
 import platform
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from timing import best_time
 from torch import Tensor, nn
 
 from lyapunov_rnn.lyapunov import lyapunov_spectrum
@@ -195,23 +194,6 @@ def floor_run(cell: str, batch: int, steps: int, n: int, dtype: torch.dtype, dev
 # --------------------------------------------------------------------------- #
 # Timing
 # --------------------------------------------------------------------------- #
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def best_time(run: Callable[[], object], repeats: int, device: torch.device) -> tuple[float, object]:
-    """Minimum wall-clock seconds over ``repeats`` runs, and the last result."""
-    times, result = [], None
-    for _ in range(repeats):
-        _synchronize(device)
-        start = time.perf_counter()
-        result = run()
-        _synchronize(device)
-        times.append(time.perf_counter() - start)
-    return min(times), result
-
-
 def make_model(cell: str, n: int, dtype: torch.dtype, device: torch.device, seed: int) -> nn.Module:
     torch.manual_seed(seed)
     model = CELLS[cell](INPUT_SIZE, n, bias=False, batch_first=True)

@@ -55,14 +55,14 @@ import math
 import os
 import platform
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
+from timing import timed
 
 from lyapunov_rnn.analysis import to_markdown
 from lyapunov_rnn.config import load_config, network_spec, network_table, training_config
@@ -244,17 +244,6 @@ def synthetic_task(shape: TaskShape, train_size: int, test_size: int, generator:
         loss=shape.loss,
         metadata={"source": "synthetic (benchmarks/estimate_cost.py)"},
     )
-
-
-def timed(function: Callable[[], Any], device: torch.device) -> tuple[float, Any]:
-    """Wall time of ``function()`` (CUDA synchronised before both clock reads) and its result."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    began = time.perf_counter()
-    result = function()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - began, result
 
 
 def time_group(

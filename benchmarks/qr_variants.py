@@ -33,12 +33,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import torch
+from timing import best_time
 from torch import Tensor
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -99,24 +99,6 @@ def graded_matrices(batch: int, n: int, dtype: torch.dtype, device: torch.device
     return z * scale[:, None]
 
 
-def _synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def best_time(run: Callable[[], object], repeats: int, device: torch.device) -> float:
-    """Minimum wall-clock seconds of ``run`` over ``repeats`` calls, after one untimed call."""
-    run()
-    times = []
-    for _ in range(repeats):
-        _synchronize(device)
-        start = time.perf_counter()
-        run()
-        _synchronize(device)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def accuracy(variant: Callable[[Tensor], tuple[Tensor, Tensor]], z: Tensor) -> dict:
     """Relative |diag R| difference from ``linalg_qr`` and max|Q^T Q - I| of ``variant`` on ``z``."""
     q_ref, diag_ref = linalg_qr(z)
@@ -152,8 +134,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} CPU threads, B = {args.batch}")
-    print("| device | dtype | N | variant | ms per call | time / linalg_qr | max rel diff diag R | max abs(Q^T Q - I) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| device | dtype | N | variant | ms per call | time / linalg_qr | max rel diff diag R | max abs(Q^T Q - I) |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
     rows = []
     for device in map(torch.device, devices):
         for dtype_name in args.dtypes:
@@ -162,7 +146,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 z = graded_matrices(args.batch, n, dtype, device)
                 baseline = None
                 for name, variant in variants(args.blocks).items():
-                    seconds = best_time(partial(variant, z), args.repeats, device)
+                    variant(z)  # warm-up: first-call allocations and library initialisation
+                    seconds, _ = best_time(partial(variant, z), args.repeats, device)
                     baseline = seconds if baseline is None else baseline
                     row = {"device": device.type, "dtype": dtype_name, "N": n, "variant": name, "seconds": seconds}
                     if name != "geqrf":

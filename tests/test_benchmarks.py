@@ -20,10 +20,14 @@ import torch
 from lyapunov_rnn.config import load_config, network_table
 
 ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
 
 
 def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", ROOT / "benchmarks" / f"{name}.py")
+    """Import a benchmark script as ``python benchmarks/<name>.py`` would (its folder on the path)."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+    spec = importlib.util.spec_from_file_location(f"benchmarks_{name}", BENCHMARKS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     # dataclasses resolve annotations through sys.modules while the module executes
     sys.modules[spec.name] = module
