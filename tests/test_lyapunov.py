@@ -87,7 +87,9 @@ def _state_size(module: nn.Module) -> int:
 
 def _jacobians(step, x_t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
     """Autograd Jacobians d step / d state, (B, D, D)."""
-    return torch.stack([jacrev(lambda s: step(x[None], s[None])[0])(s) for x, s in zip(x_t, state)])
+    return torch.stack(
+        [jacrev(lambda s, x=x: step(x[None], s[None])[0])(s) for x, s in zip(x_t, state, strict=True)]
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -140,7 +142,8 @@ def test_analytic_spectrum_equals_generic_autograd_path(name):
 # --------------------------------------------------------------------------- #
 def _stacked_module(kind: str, layers: int) -> nn.Module:
     torch.manual_seed(5)
-    module = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind](INPUT_SIZE, HIDDEN, num_layers=layers, batch_first=True)
+    module_type = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind]
+    module = module_type(INPUT_SIZE, HIDDEN, num_layers=layers, batch_first=True)
     module = module.double()
     with torch.no_grad():
         for parameter in module.parameters():
@@ -559,7 +562,11 @@ def test_progress_bar_runs():
         (dict(qr_every=2, convention="aelle"), ValueError, "qr_every"),
         (dict(h0=torch.zeros(1, 7)), ValueError, "h0"),
         (dict(model=nn.LSTM(INPUT_SIZE, HIDDEN, bidirectional=True)), ValueError, "bidirectional"),
-        (dict(model=nn.LSTM(INPUT_SIZE, HIDDEN, num_layers=2).double(), convention="aelle"), ValueError, "single-layer"),
+        (
+            dict(model=nn.LSTM(INPUT_SIZE, HIDDEN, num_layers=2).double(), convention="aelle"),
+            ValueError,
+            "single-layer",
+        ),
         (dict(model=nn.GRU(INPUT_SIZE, HIDDEN, num_layers=2).double(), h0=torch.zeros(1, 1, HIDDEN)), ValueError, "h0"),
         (dict(model=nn.Linear(2, 2)), TypeError, "unsupported model"),
         (dict(model=lambda x, s: s), ValueError, "h0"),

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import yaml
+from test_workflow import TINY  # 6 networks, 3 checkpoints each
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
@@ -29,8 +30,6 @@ PROFILE = ROOT / "workflow" / "profiles" / "slurm" / "config.yaml"
 PARTITION = os.environ.get("LYAPUNOV_SLURM_PARTITION", "debug")
 ACCOUNT = os.environ.get("LYAPUNOV_SLURM_ACCOUNT", "lyapunov-test")
 TIMEOUT = 1200  # seconds for the whole SLURM run; it takes ~3-6 min on 2 cores
-
-from test_workflow import TINY  # 6 networks, 3 checkpoints each
 
 NETWORKS = 6
 GPU_RULES = {"train", "spectra"}

@@ -50,6 +50,14 @@ def test_lint_is_clean():
     assert "Lints for" not in output, output
 
 
+def test_ruff_is_clean():
+    # rules in pyproject.toml: pyflakes, pycodestyle, bugbear, import order, pyupgrade
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_snakefmt_is_clean():
     files = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
     result = subprocess.run(

@@ -40,7 +40,8 @@ def _spectrum(args: argparse.Namespace) -> int:
     write_netcdf(spectra, args.output)
     if not args.quiet:
         exponents = spectra["exponents"].isel(checkpoint=-1).values
-        print(f"wrote {args.output}: {spectra.sizes['checkpoint']} checkpoint(s) x {spectra.sizes['exponent']} exponents")
+        sizes = spectra.sizes
+        print(f"wrote {args.output}: {sizes['checkpoint']} checkpoint(s) x {sizes['exponent']} exponents")
         print(f"last checkpoint, top exponents ({spectra['exponents'].attrs['units']}): {exponents[:5].round(4)}")
     return 0
 
@@ -95,10 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
     spectrum.add_argument(
         "checkpoints", nargs="+", help="checkpoint files, or one directory holding epoch_*.pt files"
     )
-    spectrum.add_argument("--task", required=True, type=Path, help="task file (.npz) from `prepare-task` or the workflow")
+    spectrum.add_argument(
+        "--task", required=True, type=Path, help="task file (.npz) from `prepare-task` or the workflow"
+    )
     spectrum.add_argument("-o", "--output", required=True, type=Path, help="netCDF file to write")
     spectrum.add_argument(
-        "--sequences", type=int, default=15, help="test sequences driving the network; spectra are averaged (default 15)"
+        "--sequences",
+        type=int,
+        default=15,
+        help="test sequences driving the network; spectra are averaged (default 15)",
     )
     spectrum.add_argument(
         "--warmup", type=int, default=0, help="time steps that advance the state before measuring (default 0)"
@@ -114,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     spectrum.add_argument(
         "--dtype", choices=["float64", "float32"], default="float64", help="arithmetic precision (default float64)"
     )
-    spectrum.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: cuda if available)")
+    spectrum.add_argument(
+        "--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: cuda if available)"
+    )
     spectrum.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     spectrum.set_defaults(handler=_spectrum)
 

@@ -8,7 +8,7 @@ with redirect_output(snakemake.log[0]):
     config = snakemake.params.config
     task = load_task(snakemake.input.task)
     ds = assemble(
-        list(zip(snakemake.params.networks, snakemake.input.spectra)),
+        list(zip(snakemake.params.networks, snakemake.input.spectra, strict=True)),
         config=config,
         lyapunov_options=config["lyapunov"],
         sequence_length=task.test_inputs.shape[1],
