@@ -2,10 +2,10 @@
 
 For RNN (tanh), GRU and LSTM cells of N hidden units (bias-free, as in the
 AeLLE experiments), B input sequences of T steps and the full spectrum, all
-in ``convention="aelle"`` so that the four computations below produce the
-same numbers (their agreement is reported):
+in ``convention="reference"`` (formerly ``"aelle"``) so that the four
+computations below produce the same numbers (their agreement is reported):
 
-* ``engine``: ``lyapunov_spectrum(..., convention="aelle")``;
+* ``engine``: ``lyapunov_spectrum(..., convention="reference")``;
 * ``reference``: a faithful re-implementation of ``calc_LEs_an`` of
   shlizee/LyapunovAutoEncode (Jacobian materialised with ``diag_embed`` of
   the stacked pre-activations exactly as its ``rnn_jac``/``gru_jac``/
@@ -221,7 +221,7 @@ def benchmark_case(
         return lyapunov_spectrum(model, inputs, convention=convention, dtype=dtype).exponents
 
     row = {"device": device.type, "dtype": str(dtype).removeprefix("torch."), "cell": cell, "N": n, "T": steps}
-    row["engine_s"], ours = best_time(lambda: engine("aelle"), repeats, device)
+    row["engine_s"], ours = best_time(lambda: engine("reference"), repeats, device)
     row["floor_s"], _ = best_time(lambda: floor_run(cell, batch, steps, n, dtype, device), repeats, device)
     row["reference_s"], reference = best_time(lambda: reference_spectrum(model, cell, inputs), repeats, device)
     row["max_abs_diff_reference"] = (ours - reference).abs().max().item()
@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     devices = args.devices or ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
     machine = machine_description()
-    print(f"# {machine}; B={args.batch}, rates for T={args.steps}, full spectrum, convention='aelle'")
+    print(f"# {machine}; B={args.batch}, rates for T={args.steps}, full spectrum, convention='reference'")
     print(TABLE_HEADER)
     rows = []
     for device in map(torch.device, devices):

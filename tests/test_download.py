@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from local_server import local_http_server
+from helpers.local_server import local_http_server
 
 from lyapunov_rnn import download
 from lyapunov_rnn.download import DownloadError, download_file

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -10,11 +12,12 @@ import numpy as np
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
+from helpers.synthetic import FAST, make_dataset  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from test_aelle import FAST, make_dataset  # noqa: E402
 
-from lyapunov_rnn.aelle import AelleFit, embed, train_aelle  # noqa: E402
-from lyapunov_rnn.analysis import early_prediction_table  # noqa: E402
+from lyapunov_rnn.aelle import AelleFit, latent_frame, train_aelle  # noqa: E402
+from lyapunov_rnn.analysis.early_prediction import early_prediction_table  # noqa: E402
+from lyapunov_rnn.analysis.embedding import embed  # noqa: E402
 from lyapunov_rnn.plots import (  # noqa: E402
     plot_accuracy_vs_init,
     plot_early_prediction,
@@ -33,7 +36,7 @@ def ds() -> xr.Dataset:
 
 @pytest.fixture(scope="module")
 def fit(ds: xr.Dataset) -> AelleFit:
-    return train_aelle(ds, seed=0, **{**FAST, "epochs": 10})
+    return train_aelle(ds, dataclasses.replace(FAST, epochs=10), num_threads=1)
 
 
 def _assert_labelled(fig: Figure) -> None:
@@ -45,7 +48,7 @@ def _assert_labelled(fig: Figure) -> None:
 
 
 def _figures(ds: xr.Dataset, fit: AelleFit) -> dict[str, Figure]:
-    frame = fit.latent_frame(ds)
+    frame = latent_frame(fit, ds)
     latent = frame.filter(regex=r"^z\d+$").to_numpy()
     table = early_prediction_table(ds, fit, stages=(0.0, 0.5))
     return {
@@ -89,7 +92,7 @@ def test_early_prediction_bars(ds: xr.Dataset, fit: AelleFit) -> None:
 
 
 def test_latent_embedding_tolerates_nan_rows(ds: xr.Dataset, fit: AelleFit) -> None:
-    frame = fit.latent_frame(ds)
+    frame = latent_frame(fit, ds)
     embedding = embed(frame.filter(regex=r"^z\d+$").to_numpy(), "pca")
     embedding[0] = float("nan")
     fig = plot_latent_embedding(embedding, frame, method="UMAP")

@@ -1,8 +1,13 @@
 """Lyapunov-spectrum analysis of recurrent neural networks (AeLLE).
 
-The main entry point is :func:`lyapunov_spectrum`; submodules hold one job
-each: ``data``, ``models``, ``train``, ``lyapunov``, ``spectra``, ``store``,
-``aelle``, ``analysis``, ``plots``, ``cli``.
+task -> train (checkpoint per epoch) -> Lyapunov spectra -> experiment dataset
+-> AeLLE -> figures and tables. See README.md.
+
+The main entry point is :func:`lyapunov_spectrum` (:mod:`lyapunov_rnn.lyapunov`).
+Modules and subpackages, one job each: ``conventions``, ``io``, ``download``,
+``config``, ``dataset``, ``tasks``, ``analysis``, ``plots`` (none of these
+imports torch), ``models``, ``lyapunov``, ``checkpoints``, ``train``,
+``spectra``, ``aelle``, ``cli``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -16,7 +21,7 @@ __all__ = ["LyapunovResult", "__version__", "lyapunov_spectrum"]
 
 
 def __getattr__(name: str):
-    # Imported on first use so that ``import lyapunov_rnn.data`` stays light.
+    # Imported on first use so that ``import lyapunov_rnn.dataset`` (and the other light modules) load no torch.
     if name in ("LyapunovResult", "lyapunov_spectrum"):
         from lyapunov_rnn import lyapunov
 

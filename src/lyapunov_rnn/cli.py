@@ -15,27 +15,21 @@ commands expose its steps for single files."""
 
 
 def _spectrum(args: argparse.Namespace) -> int:
-    import torch
-
-    from lyapunov_rnn.data import load_task
+    from lyapunov_rnn.config import LyapunovConfig
+    from lyapunov_rnn.dataset import write_netcdf
     from lyapunov_rnn.spectra import network_spectra
-    from lyapunov_rnn.store import write_netcdf
+    from lyapunov_rnn.tasks import load_task
 
     checkpoints = [Path(path) for path in args.checkpoints]
     if len(checkpoints) == 1 and checkpoints[0].is_dir():
         checkpoints = sorted(checkpoints[0].glob("epoch_*.pt"))
         if not checkpoints:
             raise SystemExit(f"error: no epoch_*.pt checkpoints in {args.checkpoints[0]}")
+    options = LyapunovConfig(
+        sequences=args.sequences, warmup=args.warmup, k=args.k, convention=args.convention, dtype=args.dtype
+    )
     spectra = network_spectra(
-        checkpoints,
-        load_task(args.task),
-        sequences=args.sequences,
-        warmup=args.warmup,
-        k=args.k,
-        convention=args.convention,
-        dtype=getattr(torch, args.dtype),
-        device=args.device,
-        progress=not args.quiet,
+        checkpoints, load_task(args.task), options, device=args.device, progress=not args.quiet
     )
     write_netcdf(spectra, args.output)
     if not args.quiet:
@@ -48,10 +42,10 @@ def _spectrum(args: argparse.Namespace) -> int:
 
 def _prepare_task(args: argparse.Namespace) -> int:
     from lyapunov_rnn.config import load_config
-    from lyapunov_rnn.data import prepare_task
+    from lyapunov_rnn.tasks import prepare_task
 
     config = load_config(args.config)
-    prepare_task(config["task"], args.output, cache_dir=args.cache)
+    prepare_task(config.task, args.output, cache_dir=args.cache)
     print(f"wrote {args.output}")
     return 0
 
@@ -61,15 +55,15 @@ def _check_config(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     table = network_table(config)
-    epochs = config["training"]["epochs"]
-    print(f"{args.config}: valid; experiment {config['experiment']!r}")
+    epochs = config.training.epochs
+    print(f"{args.config}: valid; experiment {config.experiment!r}")
     print(f"{len(table)} networks x {epochs + 1} checkpoints = {len(table) * (epochs + 1)} spectra")
     print(table.groupby("architecture").size().to_string())
     return 0
 
 
 def _info(args: argparse.Namespace) -> int:
-    from lyapunov_rnn.store import open_experiment
+    from lyapunov_rnn.dataset import open_experiment
 
     ds = open_experiment(args.dataset)
     print(ds)
@@ -81,6 +75,9 @@ def _info(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``lyapunov-rnn``."""
+    from lyapunov_rnn.config import LyapunovConfig
+    from lyapunov_rnn.conventions import ALIASES, CONVENTIONS
+
     parser = argparse.ArgumentParser(
         prog="lyapunov-rnn", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -100,25 +97,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--task", required=True, type=Path, help="task file (.npz) from `prepare-task` or the workflow"
     )
     spectrum.add_argument("-o", "--output", required=True, type=Path, help="netCDF file to write")
+    defaults = LyapunovConfig()
     spectrum.add_argument(
         "--sequences",
         type=int,
-        default=15,
-        help="test sequences driving the network; spectra are averaged (default 15)",
+        default=defaults.sequences,
+        help=f"test sequences driving the network; spectra are averaged (default {defaults.sequences})",
     )
     spectrum.add_argument(
-        "--warmup", type=int, default=0, help="time steps that advance the state before measuring (default 0)"
+        "--warmup",
+        type=int,
+        default=defaults.warmup,
+        help=f"time steps that advance the state before measuring (default {defaults.warmup})",
     )
-    spectrum.add_argument("-k", type=int, default=None, help="number of exponents (default: full state)")
+    spectrum.add_argument("-k", type=int, default=defaults.k, help="number of exponents (default: full state)")
     spectrum.add_argument(
         "--convention",
-        choices=["benettin", "aelle"],
-        default="benettin",
+        choices=[*CONVENTIONS, *ALIASES],
+        default=defaults.convention,
         help="benettin: full-state Jacobian, Q <- qr(J Q), nats/step (correct); "
-        "aelle: the published reference code's conventions, bits/step (default benettin)",
+        "reference: the published AeLLE code's conventions, bits/step ('aelle' is its old name) "
+        f"(default {defaults.convention})",
     )
     spectrum.add_argument(
-        "--dtype", choices=["float64", "float32"], default="float64", help="arithmetic precision (default float64)"
+        "--dtype",
+        choices=["float64", "float32"],
+        default=defaults.dtype,
+        help=f"arithmetic precision (default {defaults.dtype})",
     )
     spectrum.add_argument(
         "--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: cuda if available)"

@@ -28,6 +28,16 @@ ARCHITECTURES: tuple[str, ...] = ("rnn", "lstm", "gru", "asrnn", "cornn")
 Readout = Literal["last", "every"]
 
 
+def antisymmetric_matrix(weight: torch.Tensor, gamma: float) -> torch.Tensor:
+    """``W - W^T - gamma I`` for a square ``weight`` W, in its dtype and on its device.
+
+    The recurrent matrix of :class:`AntisymmetricRNN`; a function so that the
+    Lyapunov engine builds it from its own (possibly float64) copy of ``W``.
+    """
+    eye = torch.eye(weight.shape[0], dtype=weight.dtype, device=weight.device)
+    return weight - weight.T - gamma * eye
+
+
 class AntisymmetricRNN(nn.Module):
     """Antisymmetric RNN cell (forward-Euler discretisation).
 
@@ -71,8 +81,7 @@ class AntisymmetricRNN(nn.Module):
 
     def recurrent_matrix(self) -> torch.Tensor:
         """Return ``W - W^T - gamma I``, the matrix applied to ``h`` (N, N)."""
-        eye = torch.eye(self.hidden_size, dtype=self.weight_hh.dtype, device=self.weight_hh.device)
-        return self.weight_hh - self.weight_hh.T - self.gamma * eye
+        return antisymmetric_matrix(self.weight_hh, self.gamma)
 
     def preactivation(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """Pre-activation ``a = (W - W^T - gamma I) h + V x + b``, shape (B, N)."""

@@ -22,7 +22,8 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
-from lyapunov_rnn.analysis import correlation_table, final_loss_for_ranking, spectrum_statistics
+from lyapunov_rnn.analysis.statistics import correlation_table, spectrum_statistics
+from lyapunov_rnn.dataset import final_loss_for_ranking
 from lyapunov_rnn.io import atomic_path
 
 LE_LABEL = "Lyapunov exponent λ_i (nats/step)"
@@ -124,11 +125,11 @@ def plot_latent_embedding(
     Parameters
     ----------
     embedding : np.ndarray, shape (n, 2)
-        2-D embedding of the latent codes (e.g. :func:`lyapunov_rnn.aelle.embed`).
+        2-D embedding of the latent codes (e.g. :func:`lyapunov_rnn.analysis.embedding.embed`).
     frame : pd.DataFrame
         n rows aligned with ``embedding``, with columns ``final_val_accuracy``
         (fraction in [0, 1]), ``architecture``, ``init_param`` and
-        ``training_fraction`` (e.g. :meth:`AelleFit.latent_frame`).
+        ``training_fraction`` (e.g. :func:`lyapunov_rnn.aelle.latent_frame`).
     method : str
         Name of the embedding, used in axis labels.
     cmap : str
@@ -171,7 +172,7 @@ def plot_early_prediction(table: pd.DataFrame) -> Figure:
     Parameters
     ----------
     table : pd.DataFrame
-        Output of :func:`lyapunov_rnn.analysis.early_prediction_table`.
+        Output of :func:`lyapunov_rnn.analysis.early_prediction.early_prediction_table`.
     """
     stages = zip(table["training_fraction"], table["epoch"], strict=True)
     data = table.assign(stage_label=[f"{fraction:.0%}\n(epoch {epoch})" for fraction, epoch in stages])
@@ -197,7 +198,7 @@ def plot_statistic_correlations(
 
     One scatter panel per statistic, hue architecture; the title gives the
     Spearman rho over all networks (diverged networks ranked worst, see
-    :func:`lyapunov_rnn.analysis.correlation_table`; they cannot be drawn and
+    :func:`lyapunov_rnn.analysis.statistics.correlation_table`; they cannot be drawn and
     are counted in the title). The loss axis is logarithmic when positive.
 
     Parameters
@@ -207,7 +208,7 @@ def plot_statistic_correlations(
     checkpoint : int
         Positional checkpoint index (default 0: at initialisation).
     statistics : sequence of str
-        Variables of :func:`lyapunov_rnn.analysis.spectrum_statistics`.
+        Variables of :func:`lyapunov_rnn.analysis.statistics.spectrum_statistics`.
     """
     stats = spectrum_statistics(ds).isel(checkpoint=checkpoint)
     checkpoint = range(ds.sizes["checkpoint"])[checkpoint]

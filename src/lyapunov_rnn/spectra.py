@@ -10,33 +10,20 @@ import torch
 import xarray as xr
 from tqdm.auto import tqdm
 
-from lyapunov_rnn.data import TaskData
-from lyapunov_rnn.lyapunov import lyapunov_spectrum
-from lyapunov_rnn.train import load_checkpoint
+from lyapunov_rnn.checkpoints import load_checkpoint
+from lyapunov_rnn.config import LyapunovConfig
+from lyapunov_rnn.dataset import network_dataset
+from lyapunov_rnn.lyapunov import lyapunov_spectrum, tangent_size
+from lyapunov_rnn.tasks import TaskData
 
-UNITS = {"benettin": "nats per step", "aelle": "bits per step"}
-
-
-def state_size(architecture: str, hidden_size: int, convention: str) -> int:
-    """Dimension of the dynamical state whose exponents are computed.
-
-    LSTM (h, c) and coRNN (y, z) have 2N; the ``aelle`` convention keeps the
-    reference code's hidden-only LSTM Jacobian (N).
-    """
-    if architecture == "cornn" or (architecture == "lstm" and convention == "benettin"):
-        return 2 * hidden_size
-    return hidden_size
+__all__ = ["network_spectra"]
 
 
 def network_spectra(
     checkpoints: Sequence[str | Path],
     task: TaskData,
+    options: LyapunovConfig | None = None,
     *,
-    sequences: int = 15,
-    warmup: int = 0,
-    k: int | None = None,
-    convention: str = "benettin",
-    dtype: torch.dtype = torch.float64,
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> xr.Dataset:
@@ -47,11 +34,12 @@ def network_spectra(
     checkpoints : sequence of path-like
         ``epoch_000.pt`` ... ``epoch_EEE.pt`` of one network, in epoch order.
     task : TaskData
-        The first ``sequences`` test sequences drive the network.
-    sequences : int
-        Number of input sequences; the spectrum is their mean.
-    warmup, k, convention, dtype
-        Passed to :func:`lyapunov_rnn.lyapunov_spectrum`.
+        The first ``options.sequences`` test sequences drive the network.
+    options : LyapunovConfig, optional
+        Number of driving sequences (the spectrum is their mean) and the
+        ``warmup``, ``k``, ``convention`` and ``dtype`` passed to
+        :func:`lyapunov_rnn.lyapunov_spectrum`; default: the configuration
+        schema's defaults.
     device : str or torch.device, optional
         Defaults to CUDA when available.
     progress : bool
@@ -60,59 +48,35 @@ def network_spectra(
     Returns
     -------
     xarray.Dataset
-        Dims ``checkpoint``, ``exponent``; variables ``exponents`` and
-        ``exponents_sem`` (mean and standard error over sequences, in
-        ``UNITS[convention]``), ``train_loss``, ``val_loss``, ``val_accuracy``,
+        :func:`lyapunov_rnn.dataset.network_dataset`: dims ``checkpoint``,
+        ``exponent``; ``exponents`` and ``exponents_sem`` (mean and standard
+        error over sequences), the checkpoints' losses and accuracies and
         ``diverged``. Diverged checkpoints have NaN spectra.
     """
+    options = options or LyapunovConfig()
+    sequences = options.sequences
     if sequences > task.test_inputs.shape[0]:
         raise ValueError(
             f"lyapunov.sequences={sequences} exceeds the {task.test_inputs.shape[0]} test sequences of {task.name}"
         )
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = getattr(torch, options.dtype)
     inputs = task.test_inputs[:sequences].to(device=device, dtype=dtype)
     means, sems, infos = [], [], []
     for path in tqdm(checkpoints, desc="spectra", unit="checkpoint", disable=not progress):
         model, info = load_checkpoint(path, map_location=device)
-        size = k or state_size(info["spec"]["architecture"], info["spec"]["hidden_size"], convention)
+        size = options.k or tangent_size(model, options.convention)
         finite = all(torch.isfinite(p).all() for p in model.parameters())
         if info["diverged"] or not finite:
             mean = sem = np.full(size, np.nan)
         else:
-            result = lyapunov_spectrum(model, inputs, k=k, warmup=warmup, convention=convention, dtype=dtype)
+            result = lyapunov_spectrum(
+                model, inputs, k=options.k, warmup=options.warmup, convention=options.convention, dtype=dtype
+            )
             exponents = result.exponents.detach().cpu().double().numpy()
             mean = exponents.mean(axis=0)
             sem = exponents.std(axis=0, ddof=1) / np.sqrt(sequences) if sequences > 1 else np.full(size, np.nan)
         means.append(mean)
         sems.append(sem)
         infos.append(info)
-    return _as_dataset(np.stack(means), np.stack(sems), infos, task, convention)
-
-
-def _as_dataset(means: np.ndarray, sems: np.ndarray, infos: list[dict], task: TaskData, convention: str) -> xr.Dataset:
-    epochs = np.array([info["epoch"] for info in infos])
-    total_epochs = infos[-1]["epochs"]
-    spec = infos[0]["spec"]
-    checkpoint_dims = ("checkpoint",)
-    return xr.Dataset(
-        {
-            "exponents": (("checkpoint", "exponent"), means, {"units": UNITS[convention]}),
-            "exponents_sem": (("checkpoint", "exponent"), sems, {"units": UNITS[convention]}),
-            "train_loss": (checkpoint_dims, np.array([i["train_loss"] for i in infos], dtype=float)),
-            "val_loss": (checkpoint_dims, np.array([i["val_loss"] for i in infos], dtype=float)),
-            "val_accuracy": (checkpoint_dims, np.array([i["val_accuracy"] for i in infos], dtype=float)),
-            "diverged": (checkpoint_dims, np.array([i["diverged"] for i in infos], dtype=bool)),
-        },
-        coords={
-            "checkpoint": np.arange(len(infos)),
-            "epoch": (checkpoint_dims, epochs),
-            "training_fraction": (checkpoint_dims, epochs / total_epochs),
-            "exponent": np.arange(1, means.shape[1] + 1),
-            "architecture": spec["architecture"],
-            "task": task.name,
-            "hidden_size": int(spec["hidden_size"]),
-            "init_param": float(spec["init_param"]),
-            "seed": int(spec["seed"]),
-            "state_size": means.shape[1],
-        },
-    )
+    return network_dataset(np.stack(means), np.stack(sems), infos, task=task.name, convention=options.convention)

@@ -1,10 +1,10 @@
 """Training of one network with a checkpoint after every epoch.
 
 Checkpoint ``epoch_000.pt`` holds the untrained network; ``epoch_{e:03d}.pt``
-the network after ``e`` epochs. Each checkpoint is a self-describing
-dictionary (see :func:`load_checkpoint`) written atomically, and carries the
-optimiser and random-number state so that an interrupted run resumes from its
-last complete checkpoint and ends bitwise equal to an uninterrupted one (CPU).
+the network after ``e`` epochs (the format is :mod:`lyapunov_rnn.checkpoints`).
+Each checkpoint carries the optimiser and random-number state so that an
+interrupted run resumes from its last complete checkpoint and ends bitwise
+equal to an uninterrupted one (CPU).
 
 A network whose training loss becomes NaN or infinite has *diverged*. That is
 a result, not an error: the epoch is recorded with ``diverged=True`` and the
@@ -18,75 +18,23 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lyapunov_rnn.data import TaskData, accuracy
-from lyapunov_rnn.io import atomic_torch_save
+from lyapunov_rnn.checkpoints import checkpoint_name, last_complete_epoch, restore_training_state, save_checkpoint
+from lyapunov_rnn.config import NetworkSpec, TrainingConfig
 from lyapunov_rnn.models import SequenceModel, initialize_uniform
+from lyapunov_rnn.tasks import TaskData, accuracy
 
-CHECKPOINT_FORMAT = "lyapunov_rnn.checkpoint/1"
+__all__ = ["TrainingSetup", "build_model", "evaluate", "train_epoch", "train_network", "training_setup"]
 
-
-@dataclass(frozen=True)
-class NetworkSpec:
-    """What distinguishes one network of a sweep.
-
-    Parameters
-    ----------
-    architecture : str
-        ``rnn``, ``lstm``, ``gru``, ``asrnn`` or ``cornn``.
-    hidden_size : int
-        Number of hidden units N.
-    init_param : float
-        Weights of the recurrent layer are drawn from U(-p, p), p = init_param.
-    seed : int
-        Seed of initialisation, data order and dropout.
-    cell_options : dict
-        Extra cell arguments (``bias``, ``asrnn_eps``, ``cornn_dt``, ...).
-    """
-
-    architecture: str
-    hidden_size: int
-    init_param: float
-    seed: int
-    cell_options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """Optimisation settings shared by all networks of an experiment.
-
-    Parameters
-    ----------
-    epochs : int
-        Number of passes over the training set (checkpoints: epochs + 1).
-    batch_size : int
-        Mini-batch size (sequences).
-    learning_rate : float
-        Adam step size.
-    grad_clip : float or None
-        Maximum global gradient 2-norm; None disables clipping.
-    dropout : float
-        Dropout probability before the readout.
-    """
-
-    epochs: int
-    batch_size: int = 128
-    learning_rate: float = 0.01
-    grad_clip: float | None = 1.0
-    dropout: float = 0.1
-
-
-def checkpoint_name(epoch: int) -> str:
-    """File name of the checkpoint after ``epoch`` epochs."""
-    return f"epoch_{epoch:03d}.pt"
+#: The loss function of each task's ``loss`` name.
+LOSSES: dict[str, type[nn.Module]] = {"cross_entropy": nn.CrossEntropyLoss, "mse": nn.MSELoss}
 
 
 def build_model(spec: NetworkSpec, task: TaskData, dropout: float) -> SequenceModel:
@@ -130,11 +78,9 @@ def training_setup(
 
 
 def _loss_function(task: TaskData) -> nn.Module:
-    if task.loss == "cross_entropy":
-        return nn.CrossEntropyLoss()
-    if task.loss == "mse":
-        return nn.MSELoss()
-    raise ValueError(f"unknown loss {task.loss!r} for task {task.name!r}")
+    if task.loss not in LOSSES:
+        raise ValueError(f"unknown loss {task.loss!r} for task {task.name!r}; expected one of {list(LOSSES)}")
+    return LOSSES[task.loss]()
 
 
 def _task_loss(criterion: nn.Module, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -165,82 +111,6 @@ def evaluate(
     if not torch.isfinite(outputs).all():
         return float("nan"), float("nan")
     return total / n, accuracy(outputs, task.test_targets, task)
-
-
-def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu") -> tuple[SequenceModel, dict]:
-    """Rebuild the model stored in a checkpoint.
-
-    Parameters
-    ----------
-    path : path-like
-        A file written by :func:`train_network`.
-    map_location : str or torch.device
-        Where to load the tensors.
-
-    Returns
-    -------
-    model : SequenceModel
-        In eval mode.
-    info : dict
-        The checkpoint without the state dictionaries: ``epoch``, ``epochs``,
-        ``spec``, ``model_config``, ``train_loss``, ``val_loss``,
-        ``val_accuracy``, ``diverged``.
-
-    Raises
-    ------
-    ValueError
-        If the file is missing, unreadable, or not a checkpoint of this package.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"checkpoint {path} does not exist")
-    try:
-        payload = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch raises many types for corrupt files
-        raise ValueError(f"checkpoint {path} is unreadable ({type(err).__name__}: {err})") from err
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
-    config = payload["model_config"]
-    model = SequenceModel(
-        config["architecture"],
-        config["input_size"],
-        config["hidden_size"],
-        config["output_size"],
-        readout=config["readout"],
-        dropout=config["dropout"],
-        **config["cell_options"],
-    )
-    model.load_state_dict(payload["model_state"])
-    model.eval()
-    info = {key: value for key, value in payload.items() if not key.endswith("_state")}
-    return model, info
-
-
-def _model_config(model: SequenceModel, spec: NetworkSpec, task: TaskData, dropout: float) -> dict:
-    return {
-        "architecture": spec.architecture,
-        "input_size": task.input_size,
-        "hidden_size": spec.hidden_size,
-        "output_size": task.output_size,
-        "readout": task.readout,
-        "dropout": dropout,
-        "cell_options": dict(spec.cell_options),
-    }
-
-
-def _last_complete_epoch(directory: Path, epochs: int) -> int:
-    """Highest e such that checkpoints 0..e all exist and load; -1 if none."""
-    last = -1
-    for epoch in range(epochs + 1):
-        path = directory / checkpoint_name(epoch)
-        if not path.is_file():
-            break
-        try:
-            torch.load(path, map_location="cpu", weights_only=True)
-        except Exception:  # noqa: BLE001 - a corrupt tail checkpoint is simply redone
-            break
-        last = epoch
-    return last
 
 
 def train_network(
@@ -289,41 +159,25 @@ def train_network(
     with torch.random.fork_rng(devices=forked):
         # training_setup seeds the global generator: inside fork_rng the caller's state survives.
         model, optimizer, criterion, shuffle = training_setup(spec, task, training, device)
-        config = _model_config(model, spec, task, training.dropout)
-
         rows: list[dict] = []
-        start_epoch = _last_complete_epoch(work_dir, training.epochs)
+        start_epoch = last_complete_epoch(work_dir, training.epochs)
         if start_epoch >= 0:
-            payload = torch.load(work_dir / checkpoint_name(start_epoch), map_location=device, weights_only=True)
-            model.load_state_dict(payload["model_state"])
-            optimizer.load_state_dict(payload["optimizer_state"])
-            shuffle.set_state(payload["shuffle_state"])
-            torch.set_rng_state(payload["torch_rng_state"])
-            rows = list(payload["history"])
+            resume_from = work_dir / checkpoint_name(start_epoch)
+            rows = restore_training_state(resume_from, model=model, optimizer=optimizer, shuffle=shuffle, device=device)
         diverged = bool(rows and rows[-1]["diverged"])
 
         def save(epoch: int, row: dict) -> None:
             rows.append(row)
-            atomic_torch_save(
-                {
-                    "format": CHECKPOINT_FORMAT,
-                    "epoch": epoch,
-                    "epochs": training.epochs,
-                    "spec": asdict(spec),
-                    "training": asdict(training),
-                    "task": task.name,
-                    "model_config": config,
-                    "train_loss": row["train_loss"],
-                    "val_loss": row["val_loss"],
-                    "val_accuracy": row["val_accuracy"],
-                    "diverged": row["diverged"],
-                    "history": list(rows),
-                    "model_state": model.state_dict(),
-                    "optimizer_state": optimizer.state_dict(),
-                    "shuffle_state": shuffle.get_state(),
-                    "torch_rng_state": torch.get_rng_state(),
-                },
+            save_checkpoint(
                 work_dir / checkpoint_name(epoch),
+                epoch=epoch,
+                spec=spec,
+                training=training,
+                task=task,
+                history=rows,
+                model=model,
+                optimizer=optimizer,
+                shuffle=shuffle,
             )
 
         if start_epoch < 0:
@@ -338,7 +192,7 @@ def train_network(
             if diverged:
                 train_loss = float("nan")
             else:
-                train_loss = _train_epoch(model, task, training, optimizer, criterion, shuffle, device)
+                train_loss = train_epoch(model, task, training, optimizer, criterion, shuffle, device)
                 diverged = not math.isfinite(train_loss)
             val_loss, val_accuracy = (float("nan"), float("nan")) if diverged else evaluate(model, task, device=device)
             save(epoch, _row(epoch, train_loss, val_loss, val_accuracy, diverged, time.perf_counter() - began))
@@ -363,7 +217,7 @@ def _row(epoch: int, train_loss: float, val_loss: float, val_accuracy: float, di
     }
 
 
-def _train_epoch(
+def train_epoch(
     model: SequenceModel,
     task: TaskData,
     training: TrainingConfig,

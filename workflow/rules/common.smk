@@ -4,23 +4,24 @@ from pathlib import Path
 from snakemake.utils import Paramspace
 
 # Use the library from this checkout when it is not installed in the
-# environment that runs Snakemake (it needs only numpy, pandas and PyYAML here).
+# environment that runs Snakemake. The modules imported here need only numpy,
+# pandas, PyYAML and jsonschema: no torch in the Snakemake process.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from lyapunov_rnn.config import check_config, network_table  # noqa: E402
-from lyapunov_rnn.data import raw_files  # noqa: E402
+from lyapunov_rnn.config import experiment_config, network_table  # noqa: E402
+from lyapunov_rnn.tasks import raw_files  # noqa: E402
 
-check_config(config)
+EXPERIMENT_CONFIG = experiment_config(config)
 
-EXPERIMENT = config["experiment"]
-TASK = config["task"]["name"]
-RAW_FILES = raw_files(config["task"])
+EXPERIMENT = EXPERIMENT_CONFIG.experiment
+TASK = EXPERIMENT_CONFIG.task["name"]
+RAW_FILES = raw_files(EXPERIMENT_CONFIG.task)
 RESULTS = f"results/{EXPERIMENT}"
 LOGS = f"logs/{EXPERIMENT}"
 BENCHMARKS = f"{RESULTS}/benchmarks"
 ENV = "../../envs/lyapunov_rnn.yaml"
 
 NETWORKS = Paramspace(
-    network_table(config), filename_params="*", single_wildcard="network"
+    network_table(EXPERIMENT_CONFIG), filename_params="*", single_wildcard="network"
 )
 NETWORK_IDS = list(NETWORKS.instance_patterns)
 FIGURES = [

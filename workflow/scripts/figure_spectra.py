@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
+from lyapunov_rnn.dataset import open_experiment
 from lyapunov_rnn.io import redirect_output
 from lyapunov_rnn.plots import plot_spectra, save_figure
-from lyapunov_rnn.store import open_experiment
 
 with redirect_output(snakemake.log[0]):
     ds = open_experiment(snakemake.input[0])

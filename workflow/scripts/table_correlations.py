@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from lyapunov_rnn.analysis import correlation_table
+from lyapunov_rnn.analysis.statistics import correlation_table
+from lyapunov_rnn.dataset import open_experiment
 from lyapunov_rnn.io import atomic_path, redirect_output
 from lyapunov_rnn.plots import plot_statistic_correlations, save_figure
-from lyapunov_rnn.store import open_experiment
 
 with redirect_output(snakemake.log[0]):
     ds = open_experiment(snakemake.input[0])

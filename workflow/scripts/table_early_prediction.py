@@ -3,10 +3,11 @@
 from pathlib import Path
 
 from lyapunov_rnn.aelle import AelleFit
-from lyapunov_rnn.analysis import early_prediction_table, to_markdown
+from lyapunov_rnn.analysis.early_prediction import early_prediction_table
+from lyapunov_rnn.analysis.tables import to_markdown
+from lyapunov_rnn.dataset import open_experiment
 from lyapunov_rnn.io import atomic_path, redirect_output
 from lyapunov_rnn.plots import plot_early_prediction, save_figure
-from lyapunov_rnn.store import open_experiment
 
 with redirect_output(snakemake.log[0]):
     ds = open_experiment(snakemake.input.dataset)

@@ -2,16 +2,15 @@
 
 import torch
 
-from lyapunov_rnn.config import network_spec
-from lyapunov_rnn.data import load_task
+from lyapunov_rnn.config import CellOptions, TrainingConfig, network_spec
 from lyapunov_rnn.io import atomic_path, redirect_output
-from lyapunov_rnn.train import TrainingConfig, train_network
+from lyapunov_rnn.tasks import load_task
+from lyapunov_rnn.train import train_network
 
 with redirect_output(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
-    spec = network_spec(snakemake.params.spec, {"cell_options": snakemake.params.cell_options})
     metrics = train_network(
-        spec,
+        network_spec(snakemake.params.spec, CellOptions(**snakemake.params.cell_options)),
         load_task(snakemake.input.task),
         TrainingConfig(**snakemake.params.training),
         snakemake.output.checkpoints,

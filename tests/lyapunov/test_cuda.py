@@ -1,7 +1,7 @@
 """The CUDA path: same numbers as on the CPU, no host synchronisation in the Lyapunov loop, training on a GPU.
 
 Skipped where PyTorch sees no CUDA device (CI has none); run on a GPU machine with
-``python -m pytest tests/test_cuda.py``.
+``python -m pytest tests/lyapunov/test_cuda.py``.
 """
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ import contextlib
 
 import pytest
 import torch
-from test_lyapunov import CELLS, INPUT_SIZE, _cell_module, _stacked_module
-from test_train import TRAINING
+from helpers.cells import CELLS, INPUT_SIZE, cell_module, stacked_module
 
+from lyapunov_rnn.checkpoints import checkpoint_name, load_checkpoint
+from lyapunov_rnn.config import NetworkSpec, TrainingConfig
 from lyapunov_rnn.lyapunov import lyapunov_spectrum
-from lyapunov_rnn.train import NetworkSpec, checkpoint_name, load_checkpoint, train_network
+from lyapunov_rnn.train import train_network
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 CUDA = torch.device("cuda")
+TRAINING = TrainingConfig(epochs=3, batch_size=16, learning_rate=0.01)
 
 
 @contextlib.contextmanager
@@ -33,7 +35,7 @@ def _no_host_sync():
 
 @pytest.mark.parametrize("name", CELLS)
 def test_cuda_spectrum_equals_cpu_spectrum(name):
-    module = _cell_module(name)
+    module = cell_module(name)
     inputs = torch.randn(3, 40, INPUT_SIZE, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
     on_cpu = lyapunov_spectrum(module, inputs, warmup=5, keep_vectors=True)
     on_gpu = lyapunov_spectrum(module.to(CUDA), inputs.to(CUDA), warmup=5, keep_vectors=True)
@@ -42,10 +44,10 @@ def test_cuda_spectrum_equals_cpu_spectrum(name):
     torch.testing.assert_close(on_gpu.stderr.cpu(), on_cpu.stderr, atol=1e-9, rtol=0)
 
 
-@pytest.mark.parametrize("convention", ["benettin", "aelle"])
+@pytest.mark.parametrize("convention", ["benettin", "reference"])
 @pytest.mark.parametrize("name", ["rnn_tanh", "gru", "lstm", "cornn"])
 def test_lyapunov_loop_never_waits_for_the_gpu(name, convention):
-    module = _cell_module(name).to(CUDA)
+    module = cell_module(name).to(CUDA)
     inputs = torch.randn(4, 30, INPUT_SIZE, dtype=torch.float64, device=CUDA)
     with _no_host_sync():
         result = lyapunov_spectrum(module, inputs, warmup=5, convention=convention, keep_finite_time=True)
@@ -53,7 +55,7 @@ def test_lyapunov_loop_never_waits_for_the_gpu(name, convention):
 
 
 def test_multi_layer_spectrum_on_cuda_equals_cpu():
-    module = _stacked_module("lstm", 2)
+    module = stacked_module("lstm", 2)
     inputs = torch.randn(2, 30, INPUT_SIZE, dtype=torch.float64, generator=torch.Generator().manual_seed(10))
     on_cpu = lyapunov_spectrum(module, inputs)
     on_gpu = lyapunov_spectrum(module.to(CUDA), inputs.to(CUDA))

@@ -3,42 +3,15 @@
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 import yaml
-
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
-
-TINY = {
-    "experiment": "tiny",
-    "task": {"name": "smnist", "source": "embedded", "test_fraction": 0.2, "split_seed": 0, "subset": 400},
-    "networks": {"architecture": ["rnn", "lstm"], "hidden_size": [6], "init_param": [0.1, 0.5, 2.0], "seed": [0]},
-    "training": {"epochs": 2, "batch_size": 64},
-    "lyapunov": {"sequences": 4},
-    "aelle": {"epochs": 30, "alpha": 5, "latent_dim": 4, "hidden_dim": 16},
-    "analysis": {"stages": [0.0, 0.5], "embedding": "pca"},
-}
-
-
-def run_snakemake(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [*SNAKEMAKE, "--directory", str(cwd), *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
-
-
-def write_config(directory: Path, config: dict) -> Path:
-    path = directory / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+from helpers.workflow import ROOT, SNAKEMAKE, TINY, run_snakemake, write_config
 
 
 def test_lint_is_clean():

@@ -15,17 +15,14 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
 import yaml
-from test_workflow import TINY  # 6 networks, 3 checkpoints each
+from helpers.workflow import ROOT, SNAKEMAKE, TINY  # 6 networks, 3 checkpoints each
 
-ROOT = Path(__file__).resolve().parents[1]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile")]
 PROFILE = ROOT / "workflow" / "profiles" / "slurm" / "config.yaml"
 PARTITION = os.environ.get("LYAPUNOV_SLURM_PARTITION", "debug")
 ACCOUNT = os.environ.get("LYAPUNOV_SLURM_ACCOUNT", "lyapunov-test")

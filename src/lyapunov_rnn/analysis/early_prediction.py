@@ -1,36 +1,46 @@
 """Early prediction of final performance from Lyapunov spectra, with baselines.
 
 Implements the evaluation of Vogt, Zheng & Shlizerman (arXiv:2204.04876,
-"early prediction" table) and the statistic/performance correlations of
-Vogt et al. 2022 ("On Lyapunov Exponents for RNNs").
-
-Conventions used throughout:
+"early prediction" table). Conventions used throughout:
 
 * the **final** validation loss of a network is its ``val_loss`` at the last
   checkpoint; a network whose training diverged (NaN/Inf final loss) is
-  treated as the worst network (final loss ``+inf``): it is "low accuracy"
-  and is ranked last in Spearman correlations;
+  treated as the worst network (final loss ``+inf``): it is "low accuracy";
 * a network is **high accuracy** when its final loss is below the median
   final loss over all networks (the ``+inf`` of diverged networks included);
 * information "at a stage" means values at the checkpoint whose
   ``training_fraction`` is closest to the stage; a network with no finite
   value there (e.g. it has already diverged) is classified low accuracy.
+
+No torch here: the AeLLE latent codes come from the fit's ``encode``.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.stats import ConstantInputWarning, spearmanr
 from sklearn.decomposition import PCA
 from sklearn.metrics import f1_score, precision_score, recall_score
 
-from lyapunov_rnn.aelle import AelleFit, final_values, valid_spectrum_mask
+from lyapunov_rnn.analysis.statistics import spectrum_statistics
+from lyapunov_rnn.dataset import final_loss_for_ranking
+
+if TYPE_CHECKING:
+    from lyapunov_rnn.aelle import AelleFit
+
+__all__ = [
+    "STATISTICS",
+    "TABLE_COLUMNS",
+    "classify",
+    "early_prediction_table",
+    "high_accuracy_labels",
+    "select_threshold",
+    "stage_checkpoints",
+]
 
 Direction = Literal["below", "above"]
 STATISTICS: dict[str, str] = {"LE max": "le_max", "LE mean": "le_mean", "LE std": "le_std"}
@@ -38,45 +48,6 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "stage", "training_fraction", "epoch", "method", "recall", "precision", "f1", "n_test",
     "direction", "threshold",
 )
-
-
-# --------------------------------------------------------------------------- #
-# Spectrum statistics and labels
-# --------------------------------------------------------------------------- #
-def spectrum_statistics(ds: xr.Dataset) -> xr.Dataset:
-    """Summary statistics of each (network, checkpoint) spectrum.
-
-    Parameters
-    ----------
-    ds : xr.Dataset
-        Experiment dataset with ``exponents`` (network, checkpoint, exponent).
-
-    Returns
-    -------
-    xr.Dataset
-        ``le_max``, ``le_mean``, ``le_std`` (population std, ddof=0) and
-        ``le_sum`` over the finite exponents, in nats per step, with the
-        network/checkpoint coordinates of ``ds``; NaN where the spectrum is
-        not valid (see :func:`lyapunov_rnn.aelle.valid_spectrum_mask`).
-    """
-    exponents = ds["exponents"].where(valid_spectrum_mask(ds))
-    stats = xr.Dataset(
-        {
-            "le_max": exponents.max("exponent"),
-            "le_mean": exponents.mean("exponent"),
-            "le_std": exponents.std("exponent", ddof=0),
-            "le_sum": exponents.sum("exponent", min_count=1),
-        }
-    )
-    for name, label in (("le_max", "largest"), ("le_mean", "mean"), ("le_std", "std"), ("le_sum", "sum")):
-        stats[name].attrs = {"units": "nats per step", "long_name": f"{label} Lyapunov exponent"}
-    return stats
-
-
-def final_loss_for_ranking(ds: xr.Dataset) -> pd.Series:
-    """Final validation loss per network with diverged (non-finite) values as ``+inf``."""
-    final = final_values(ds, "val_loss").to_series()
-    return final.where(np.isfinite(final), np.inf)
 
 
 def high_accuracy_labels(ds: xr.Dataset) -> pd.Series:
@@ -234,84 +205,3 @@ def early_prediction_table(
                 }
             )
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
-
-
-# --------------------------------------------------------------------------- #
-# Correlations
-# --------------------------------------------------------------------------- #
-def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float, int]:
-    """Spearman (rho, p, n) over pairs with finite ``x`` and non-NaN ``y``."""
-    keep = np.isfinite(x) & ~np.isnan(y)
-    x, y = x[keep], y[keep]
-    if keep.sum() < 3 or np.ptp(x) == 0 or np.unique(y).size < 2:
-        return float("nan"), float("nan"), int(keep.sum())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConstantInputWarning)
-        result = spearmanr(x, y)
-    return float(result.statistic), float(result.pvalue), int(keep.sum())
-
-
-def correlation_table(
-    ds: xr.Dataset, statistics: Sequence[str] = ("le_max", "le_mean", "le_std", "le_sum")
-) -> pd.DataFrame:
-    """Spearman correlation of spectrum statistics with the final validation loss.
-
-    For every checkpoint and statistic of :func:`spectrum_statistics`, the
-    rank correlation across networks between the statistic at that checkpoint
-    and the final validation loss (diverged networks ranked worst, ``+inf``),
-    per architecture and over all networks (``architecture == "all"``).
-
-    Returns
-    -------
-    pd.DataFrame
-        Columns ``architecture, checkpoint, epoch, training_fraction,
-        statistic, rho, p_value, n`` (``n``: networks used; rho/p NaN when
-        fewer than 3 or a constant input).
-    """
-    stats = spectrum_statistics(ds)
-    final = final_loss_for_ranking(ds).to_numpy()
-    architecture = ds["architecture"].values.astype(str)
-    groups = {"all": np.ones(architecture.size, bool)}
-    groups.update({name: architecture == name for name in np.unique(architecture)})
-    rows = []
-    for checkpoint in range(ds.sizes["checkpoint"]):
-        for statistic in statistics:
-            values = stats[statistic].isel(checkpoint=checkpoint).values
-            for group, members in groups.items():
-                rho, p_value, n = _spearman(values[members], final[members])
-                rows.append(
-                    {
-                        "architecture": group,
-                        "checkpoint": checkpoint,
-                        "epoch": int(ds["epoch"].values[checkpoint]),
-                        "training_fraction": float(ds["training_fraction"].values[checkpoint]),
-                        "statistic": statistic,
-                        "rho": rho,
-                        "p_value": p_value,
-                        "n": n,
-                    }
-                )
-    return pd.DataFrame(rows)
-
-
-# --------------------------------------------------------------------------- #
-# Reporting
-# --------------------------------------------------------------------------- #
-def _cell(value: object, floatfmt: str) -> str:
-    """One markdown table cell."""
-    if isinstance(value, (float, np.floating)):
-        return "" if np.isnan(value) else format(value, floatfmt)
-    return str(value).replace("|", "\\|")
-
-
-def to_markdown(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
-    """Render ``df`` (columns only, not the index) as a GitHub markdown table.
-
-    Floats are formatted with ``floatfmt``; NaN gives an empty cell; ``|`` in
-    text is escaped. Call ``df.reset_index()`` first to include the index.
-    """
-    header = [_cell(str(c), floatfmt) for c in df.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(_cell(v, floatfmt) for v in row) + " |")
-    return "\n".join(lines) + "\n"

@@ -1,56 +1,20 @@
-"""Tests for lyapunov_rnn.analysis (early prediction, statistics, correlations)."""
+"""Early prediction: labels, thresholds chosen without test networks, the table."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 import xarray as xr
-from test_aelle import FAST, make_dataset
 
-from lyapunov_rnn.aelle import AelleFit, train_aelle
-from lyapunov_rnn.analysis import (
+from lyapunov_rnn.aelle import AelleFit
+from lyapunov_rnn.analysis.early_prediction import (
     TABLE_COLUMNS,
     classify,
-    correlation_table,
     early_prediction_table,
     high_accuracy_labels,
     select_threshold,
-    spectrum_statistics,
     stage_checkpoints,
-    to_markdown,
 )
-
-
-@pytest.fixture(scope="module")
-def ds() -> xr.Dataset:
-    return make_dataset(seed=1)
-
-
-@pytest.fixture(scope="module")
-def fit(ds: xr.Dataset) -> AelleFit:
-    return train_aelle(ds, seed=0, **FAST)
-
-
-@pytest.fixture(scope="module")
-def table(ds: xr.Dataset, fit: AelleFit) -> pd.DataFrame:
-    return early_prediction_table(ds, fit, stages=(0.0, 0.1, 0.5, 1.0))
-
-
-def test_spectrum_statistics(ds: xr.Dataset) -> None:
-    stats = spectrum_statistics(ds)
-    assert set(stats.data_vars) == {"le_max", "le_mean", "le_std", "le_sum"}
-    assert stats["le_max"].dims == ("network", "checkpoint")
-    x = ds["exponents"].isel(network=0, checkpoint=2).values
-    x = x[np.isfinite(x)]
-    np.testing.assert_allclose(
-        [float(stats[v].isel(network=0, checkpoint=2)) for v in ("le_max", "le_mean", "le_std", "le_sum")],
-        [x.max(), x.mean(), x.std(), x.sum()],
-    )
-    diverged = ds["diverged"].values
-    assert np.isnan(stats["le_max"].values[diverged]).all()
-    assert np.isfinite(stats["le_max"].values[~diverged]).all()
-    assert stats["le_max"].attrs["units"] == "nats per step"
 
 
 def test_labels_and_stages(ds: xr.Dataset) -> None:
@@ -103,27 +67,3 @@ def test_test_split_untouched(ds: xr.Dataset, fit: AelleFit, table: pd.DataFrame
     rules = ["stage", "method", "direction", "threshold"]
     pd.testing.assert_frame_equal(other[rules], table[rules])
     assert not np.allclose(other["f1"], table["f1"])
-
-
-def test_correlation_sign(ds: xr.Dataset) -> None:
-    corr = correlation_table(ds)
-    assert list(corr.columns) == [
-        "architecture", "checkpoint", "epoch", "training_fraction", "statistic", "rho", "p_value", "n",
-    ]
-    assert set(corr["architecture"]) == {"all", "rnn", "gru", "lstm"}
-    overall = corr[(corr["architecture"] == "all") & (corr["statistic"] == "le_max")]
-    assert (overall["rho"] > 0.8).all() and (overall["p_value"] < 1e-6).all()
-    per_arch = corr[(corr["statistic"] == "le_max") & (corr["architecture"] != "all")]
-    assert (per_arch["rho"] > 0.5).all()
-    last = overall[overall["checkpoint"] == ds.sizes["checkpoint"] - 1]
-    assert int(last["n"].iloc[0]) == int((~ds["diverged"].isel(checkpoint=-1)).sum())
-
-
-def test_to_markdown() -> None:
-    df = pd.DataFrame({"method": ["a|b", "c"], "f1": [0.12345, np.nan], "n": [3, 4]})
-    text = to_markdown(df)
-    lines = text.strip().splitlines()
-    assert lines[0] == "| method | f1 | n |"
-    assert lines[1] == "|---|---|---|"
-    assert lines[2] == "| a\\|b | 0.123 | 3 |"
-    assert lines[3] == "| c |  | 4 |"

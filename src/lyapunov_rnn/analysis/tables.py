@@ -1,0 +1,28 @@
+"""Tables for reports: GitHub markdown from data frames."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["to_markdown"]
+
+
+def _cell(value: object, floatfmt: str) -> str:
+    """One markdown table cell."""
+    if isinstance(value, (float, np.floating)):
+        return "" if np.isnan(value) else format(value, floatfmt)
+    return str(value).replace("|", "\\|")
+
+
+def to_markdown(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
+    """Render ``df`` (columns only, not the index) as a GitHub markdown table.
+
+    Floats are formatted with ``floatfmt``; NaN gives an empty cell; ``|`` in
+    text is escaped. Call ``df.reset_index()`` first to include the index.
+    """
+    header = [_cell(str(c), floatfmt) for c in df.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in df.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v, floatfmt) for v in row) + " |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Helpers shared by several test files (importable as ``helpers``; see ``pythonpath`` in pyproject.toml)."""
