@@ -4,7 +4,7 @@ data -> train (checkpoint per epoch) -> Lyapunov spectra -> experiment dataset
 -> AeLLE -> figures and tables. See README.md.
 """
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -14,9 +14,6 @@ min_version("9.0")
 if not workflow.overwrite_configfiles:
 
     configfile: "config.yaml"
-
-
-validate(config, "workflow/schemas/config.schema.yaml")
 
 
 report: "workflow/report/workflow.rst"

@@ -66,7 +66,7 @@ from timing import timed
 
 from lyapunov_rnn import lyapunov_spectrum
 from lyapunov_rnn.analysis.tables import to_markdown
-from lyapunov_rnn.config import LyapunovConfig, NetworkSpec, TrainingConfig, load_config, network_spec, network_table
+from lyapunov_rnn.config import LyapunovConfig, NetworkSpec, TrainingConfig, load_config, network_specs
 from lyapunov_rnn.tasks import TaskData, TaskShape, get_task, task_shape
 from lyapunov_rnn.train import train_epoch, training_setup
 
@@ -268,14 +268,17 @@ def estimate_config(path: Path, steps: int, device: torch.device) -> dict[str, A
     config = load_config(path)
     shape = task_shape(config.task)
     training = config.training
-    table = network_table(config)
+    specs = network_specs(config)
+    by_kind: dict[tuple[str, int], list[NetworkSpec]] = {}
+    for spec in specs:
+        by_kind.setdefault((spec.architecture, spec.hidden_size), []).append(spec)
     groups = []
-    for (architecture, hidden_size), rows in table.groupby(["architecture", "hidden_size"], sort=False):
+    for (architecture, hidden_size), members in by_kind.items():
         print(f"{path}: timing {architecture} N={hidden_size} ...", file=sys.stderr, flush=True)
-        spec = network_spec(rows.iloc[0], config.cell_options)
+        spec = members[0]
         per_step, per_spectrum = time_group(spec, shape, training, config.lyapunov, steps, device)
         training_seconds, spectra_seconds = network_seconds(per_step, per_spectrum, shape, training)
-        count = len(rows)
+        count = len(members)
         groups.append(
             GroupCost(
                 architecture=str(architecture),
@@ -296,7 +299,7 @@ def estimate_config(path: Path, steps: int, device: torch.device) -> dict[str, A
         "training": asdict(training),
         "lyapunov": asdict(config.lyapunov),
         "groups": [asdict(group) for group in groups],
-        "networks": len(table),
+        "networks": len(specs),
         "hours_training": hours_training,
         "hours_spectra": hours_spectra,
         "hours": hours_training + hours_spectra,

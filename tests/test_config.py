@@ -12,11 +12,14 @@ from lyapunov_rnn.config import (
     ConfigError,
     ExperimentConfig,
     LyapunovConfig,
+    NetworkSpec,
     TrainingConfig,
     experiment_config,
     format_param,
     load_config,
     load_schema,
+    network_seed,
+    network_specs,
     network_table,
 )
 from lyapunov_rnn.conventions import ALIASES, CONVENTIONS
@@ -109,7 +112,7 @@ def test_sections_have_the_schema_keys_and_defaults(section, cls):
 
 def test_schema_enums_match_the_library():
     properties = load_schema()["properties"]
-    architectures = properties["networks"]["properties"]["architecture"]["items"]["enum"]
+    architectures = load_schema()["$defs"]["grid"]["properties"]["architecture"]["items"]["enum"]
     assert tuple(architectures) == ARCHITECTURES
     assert set(properties["lyapunov"]["properties"]["convention"]["enum"]) == {*CONVENTIONS, *ALIASES}
 
@@ -118,8 +121,110 @@ def test_typed_sections_equal_the_dict(default_config):
     config = experiment_config(default_config)
     assert config.training == TrainingConfig(**default_config["training"])
     assert config.aelle.alpha == tuple(default_config["aelle"]["alpha"])
-    assert config.networks.init_param[0] == default_config["networks"]["init_param"][0]
+    assert config.networks[0].init_param[0] == default_config["networks"]["init_param"][0]
     assert config.task["source"] == "embedded" and config.task["subset"] is None  # task defaults resolved
     assert config.source is default_config
     with pytest.raises(dataclasses.FrozenInstanceError):
         config.training.epochs = 3
+
+
+def _specs(config: dict) -> dict[tuple, NetworkSpec]:
+    specs = network_specs(experiment_config(copy.deepcopy(config)))
+    return {(spec.architecture, spec.hidden_size, spec.init_param, spec.replicate): spec for spec in specs}
+
+
+def test_network_seeds_are_distinct_and_stable_under_grid_changes(default_config):
+    specs = _specs(default_config)
+    seeds = [spec.seed for spec in specs.values()]
+    assert len(set(seeds)) == len(seeds) == 36
+    assert all(0 <= seed < 2**63 for seed in seeds)
+    assert _specs(default_config) == specs  # deterministic
+
+    # Removing an architecture and some p, adding others: the networks that remain keep their seeds.
+    changed = copy.deepcopy(default_config)
+    changed["networks"]["architecture"] = ["gru", "asrnn"]
+    changed["networks"]["init_param"] = [0.1, 0.3, 7.5]
+    for key, spec in _specs(changed).items():
+        if key in specs:
+            assert spec.seed == specs[key].seed, key
+    assert (("gru", 32, 0.1, 0) in specs) and (("gru", 32, 0.1, 0) in _specs(changed))
+
+    replicated = copy.deepcopy(default_config)
+    replicated["networks"]["replicates"] = 3
+    more = _specs(replicated)
+    assert len(more) == 3 * 36 and len({spec.seed for spec in more.values()}) == 3 * 36
+    assert all(more[key].seed == spec.seed for key, spec in specs.items())  # replicate 0 is the network of before
+
+    reseeded = copy.deepcopy(default_config)
+    reseeded["networks"]["seed"] = 1
+    assert not {spec.seed for spec in _specs(reseeded).values()} & set(seeds)
+
+
+def test_network_seed_hashes_the_whole_identity():
+    identity = {"architecture": "lstm", "hidden_size": 64, "init_param": "0.5", "replicate": 0}
+    seed = network_seed(0, identity)
+    for key, other in (("architecture", "gru"), ("hidden_size", 32), ("init_param", "0.51"), ("replicate", 1)):
+        assert network_seed(0, {**identity, key: other}) != seed, key
+    assert network_seed(1, identity) != seed
+    assert network_seed(0, dict(identity)) == seed
+
+
+@pytest.mark.parametrize("distribution", ["uniform", "loguniform"])
+def test_random_init_params_are_reproducible_distinct_and_in_range(default_config, distribution):
+    spec = {"distribution": distribution, "low": 0.1, "high": 30, "count": 200, "seed": 0}
+    default_config["networks"]["init_param"] = spec
+    values = experiment_config(copy.deepcopy(default_config)).networks[0].init_param
+    assert len(values) == len(set(values)) == 200
+    assert all(0.1 <= value <= 30 for value in values)
+    assert all(float(f"{value:.4g}") == value for value in values)  # 4 significant digits
+    default_config["networks"]["init_param"] = {**spec, "count": 50}
+    assert experiment_config(copy.deepcopy(default_config)).networks[0].init_param == values[:50]
+    default_config["networks"]["init_param"] = {**spec, "seed": 1}
+    assert experiment_config(copy.deepcopy(default_config)).networks[0].init_param != values
+    # The draws follow the distribution: about half below the median of U(0.1, 30) or of the log-uniform.
+    median = (0.1 + 30) / 2 if distribution == "uniform" else (0.1 * 30) ** 0.5
+    assert 70 < sum(value < median for value in values) < 130
+
+
+def test_old_seed_lists_are_rejected_naming_the_key(default_config):
+    default_config["networks"]["seed"] = [0]
+    with pytest.raises(ConfigError, match=r"networks\.seed"):
+        experiment_config(default_config)
+
+
+def test_cell_options_are_resolved_per_network(default_config):
+    default_config["networks"]["architecture"] = ["rnn", "asrnn", "cornn"]
+    default_config["cell_options"] = {
+        "bias": {"asrnn": True, "cornn": True},
+        "input_init": {"rnn": "unit_uniform"},
+        "asrnn_gamma": "init_param",
+    }
+    specs = _specs(default_config)
+    rnn, asrnn, cornn = (specs[(arch, 32, 0.5, 0)] for arch in ("rnn", "asrnn", "cornn"))
+    assert (rnn.cell_options["bias"], asrnn.cell_options["bias"], cornn.cell_options["bias"]) == (False, True, True)
+    assert (rnn.input_init, asrnn.input_init, cornn.input_init) == ("unit_uniform", "init_param", "init_param")
+    assert asrnn.cell_options["asrnn_gamma"] == 0.5 and specs[("asrnn", 32, 8.0, 0)].cell_options["asrnn_gamma"] == 8
+    assert "input_init" not in asrnn.cell_options  # the cell options are make_recurrent's arguments
+    default_config["cell_options"] = {"asrnn_gamma": "p"}
+    with pytest.raises(ConfigError, match="asrnn_gamma"):
+        experiment_config(default_config)
+
+
+def test_networks_may_be_a_list_of_grids(default_config):
+    default_config["networks"] = [
+        {"architecture": ["rnn", "gru"], "hidden_size": [8], "init_param": [0.5, 1.0]},
+        {"architecture": ["asrnn"], "hidden_size": [8], "init_param": [0.5, 40.0], "replicates": 2},
+    ]
+    config = experiment_config(copy.deepcopy(default_config))
+    assert [grid.replicates for grid in config.networks] == [1, 2]
+    table = network_table(config)
+    assert len(table) == 2 * 2 + 2 * 2
+    assert table["architecture"].tolist() == ["rnn"] * 2 + ["gru"] * 2 + ["asrnn"] * 4
+    single = copy.deepcopy(default_config)
+    single["networks"] = default_config["networks"][1]
+    # A network's seed depends on its grid's base seed and identity only, not on the other grids.
+    asrnn = {spec.seed for spec in network_specs(config) if spec.architecture == "asrnn"}
+    assert asrnn == {spec.seed for spec in network_specs(experiment_config(single))}
+    default_config["networks"].append({"architecture": ["gru"], "hidden_size": [8], "init_param": [1.0]})
+    with pytest.raises(ConfigError, match="repeats a network"):
+        experiment_config(default_config)

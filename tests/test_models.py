@@ -65,3 +65,26 @@ def test_custom_cells_follow_batch_first(cls):
     out_tf, state_tf = cell_tf(x.transpose(0, 1))
     torch.testing.assert_close(out_bf, out_tf.transpose(0, 1))
     torch.testing.assert_close(state_bf[0], state_tf[0])
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_unit_uniform_input_init_is_the_reference_codes(architecture):
+    model = SequenceModel(architecture, 3, 16, 2)
+    initialize_uniform(model, 0.3, torch.Generator().manual_seed(1), input_init="unit_uniform")
+    for name, weight in model.rnn.named_parameters():
+        if name.startswith("weight_ih"):
+            assert weight.min() >= 0 and weight.max() <= 1 and weight.max() > 0.9  # U(0, 1)
+        elif name.startswith("weight"):
+            assert weight.abs().max() <= 0.3 and weight.abs().max() > 0.25  # U(-p, p)
+    with pytest.raises(ValueError, match="input_init"):
+        initialize_uniform(model, 0.3, torch.Generator(), input_init="normal")
+
+
+def test_custom_cell_biases_follow_the_reference_initialisation():
+    torch.manual_seed(0)
+    asrnn = AntisymmetricRNN(28, 64, bias=True)
+    assert asrnn.bias.abs().max() <= 1 / 28**0.5 and asrnn.bias.std() > 0.05  # nn.Linear(28, 64)'s bias
+    cornn = CoupledOscillatoryRNN(28, 64, bias=True)
+    bound = 2 / 64**0.5 + 1 / 28**0.5  # sum of three nn.Linear biases
+    assert cornn.bias.abs().max() <= bound and cornn.bias.std() > 0.1
+    assert AntisymmetricRNN(28, 64).bias is None and CoupledOscillatoryRNN(28, 64).bias is None

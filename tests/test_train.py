@@ -131,3 +131,34 @@ def test_divergence_is_recorded_not_raised(tmp_path, toy_task):
     assert metrics["val_loss"].iloc[first:].isna().all()
     _, info = load_checkpoint(tmp_path / checkpoint_name(3))
     assert info["diverged"]
+
+
+def test_no_two_networks_of_the_default_grid_share_weight_directions():
+    """Independent networks: not one random matrix scaled by p (the weights of every layer are compared).
+
+    With SMNIST's shapes every compared weight has >= 320 entries, so two independent draws have
+    |cosine| ~ 0.06 or less; a cosine above 0.4 would be a shared direction.
+    """
+    import itertools
+    from pathlib import Path
+
+    from helpers.toy_task import make_classification_task
+
+    from lyapunov_rnn.config import load_config, network_specs
+    from lyapunov_rnn.train import build_model
+
+    smnist_shapes = make_classification_task(n_train=2, n_test=2, steps=28, features=28, classes=10)
+    config = load_config(Path(__file__).resolve().parents[1] / "config.yaml")
+    weights: dict[str, list[torch.Tensor]] = {}
+    for spec in network_specs(config):
+        torch.manual_seed(spec.seed)  # as training_setup: the readout's default initialiser draws from it
+        model = build_model(spec, smnist_shapes, dropout=0.0)
+        weights.setdefault(spec.architecture, []).append(
+            [model.rnn.weight_hh_l0.flatten(), model.rnn.weight_ih_l0.flatten(), model.readout.weight.flatten()]
+        )
+    for architecture, networks in weights.items():
+        assert len(networks) == 12
+        for first, second in itertools.combinations(networks, 2):
+            for a, b in zip(first, second, strict=True):
+                cosine = torch.nn.functional.cosine_similarity(a, b, dim=0).abs().item()
+                assert cosine < 0.4, (architecture, cosine)

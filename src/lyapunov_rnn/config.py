@@ -16,6 +16,7 @@ No torch here: the Snakemake process imports this module to build the grid.
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,13 +43,15 @@ __all__ = [
     "format_param",
     "load_config",
     "load_schema",
-    "network_spec",
+    "network_seed",
+    "network_specs",
     "network_table",
     "schema_path",
     "validate_config",
 ]
 
-NETWORK_COLUMNS = ("architecture", "hidden_size", "init_param", "seed")
+#: The columns that identify a network (its path and the input of its seed).
+NETWORK_COLUMNS = ("architecture", "hidden_size", "init_param", "replicate")
 
 
 class ConfigError(ValueError):
@@ -68,8 +71,13 @@ def load_schema() -> Mapping[str, Any]:
 
 
 def _default(section: str, key: str) -> Any:
-    """The schema's default of ``section.key``; lists become tuples (the dataclasses are frozen)."""
-    value = load_schema()["properties"][section]["properties"][key]["default"]
+    """The schema's default of ``section.key``; lists become tuples (the dataclasses are frozen).
+
+    ``section`` is a top-level property, or ``grid`` for one grid of ``networks``.
+    """
+    schema = load_schema()
+    properties = schema["$defs"][section] if section == "grid" else schema["properties"][section]
+    value = properties["properties"][key]["default"]
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -78,24 +86,52 @@ def _default(section: str, key: str) -> Any:
 # --------------------------------------------------------------------------- #
 @dataclass(frozen=True)
 class CellOptions:
-    """``cell_options``: options of the recurrent cells (see :func:`lyapunov_rnn.models.make_recurrent`).
+    """``cell_options``: options of the recurrent cells and of their initialisation.
+
+    ``bias`` and ``input_init`` are one value for every architecture or a
+    mapping architecture -> value; :func:`network_spec` resolves them per
+    network (see :func:`lyapunov_rnn.models.make_recurrent` and
+    :func:`lyapunov_rnn.models.initialize_uniform`).
 
     Attributes
     ----------
-    bias : bool
-        Whether the recurrent layer has biases.
-    asrnn_eps, asrnn_gamma : float
-        Antisymmetric RNN: Euler step size and diffusion constant.
+    bias : bool or mapping
+        Whether the recurrent layer has biases (PyTorch's default
+        initialisation); architectures missing from a mapping have none.
+    input_init : str or mapping
+        ``"init_param"`` (input weights ~ U(-p, p)) or ``"unit_uniform"``
+        (U(0, 1), the reference code's RNN/LSTM/GRU); missing architectures
+        use ``"init_param"``.
+    asrnn_eps : float
+        Antisymmetric RNN: Euler step size.
+    asrnn_gamma : float or str
+        Antisymmetric RNN: diffusion constant, or ``"init_param"`` for gamma = p.
     cornn_dt, cornn_gamma, cornn_eps : float
         Coupled oscillatory RNN: time step, stiffness and damping.
     """
 
-    bias: bool = _default("cell_options", "bias")
+    bias: bool | Mapping[str, bool] = _default("cell_options", "bias")
+    input_init: str | Mapping[str, str] = _default("cell_options", "input_init")
     asrnn_eps: float = _default("cell_options", "asrnn_eps")
-    asrnn_gamma: float = _default("cell_options", "asrnn_gamma")
+    asrnn_gamma: float | str = _default("cell_options", "asrnn_gamma")
     cornn_dt: float = _default("cell_options", "cornn_dt")
     cornn_gamma: float = _default("cell_options", "cornn_gamma")
     cornn_eps: float = _default("cell_options", "cornn_eps")
+
+    def for_network(self, architecture: str, init_param: float) -> tuple[dict[str, Any], str]:
+        """The cell options of one network (for ``make_recurrent``) and its input initialisation.
+
+        Per-architecture values are looked up, and ``asrnn_gamma: init_param`` becomes p.
+        """
+        options = asdict(self)
+        input_init = options.pop("input_init")
+        if isinstance(input_init, Mapping):
+            input_init = input_init.get(architecture, "init_param")
+        if isinstance(options["bias"], Mapping):
+            options["bias"] = bool(options["bias"].get(architecture, False))
+        if options["asrnn_gamma"] == "init_param":
+            options["asrnn_gamma"] = float(init_param)
+        return options, input_init
 
 
 @dataclass(frozen=True)
@@ -233,9 +269,16 @@ class NetworkSpec:
     init_param : float
         Weights of the recurrent layer are drawn from U(-p, p), p = init_param.
     seed : int
-        Seed of initialisation, data order and dropout.
+        Seed of initialisation, data order and dropout; in an experiment,
+        derived from the base seed and the network's identity (:func:`network_seed`).
     cell_options : dict
-        Extra cell arguments (the fields of :class:`CellOptions`).
+        Keyword arguments of :func:`lyapunov_rnn.models.make_recurrent`
+        (``bias``, ``asrnn_eps``, ...), resolved for this network.
+    replicate : int
+        Which of the independent networks of its grid point (0, 1, ...).
+    input_init : str
+        ``"init_param"`` or ``"unit_uniform"``, see
+        :func:`lyapunov_rnn.models.initialize_uniform`.
     """
 
     architecture: str
@@ -243,6 +286,8 @@ class NetworkSpec:
     init_param: float
     seed: int
     cell_options: dict[str, Any] = field(default_factory=dict)
+    replicate: int = 0
+    input_init: str = "init_param"
 
 
 def format_param(value: float) -> str:
@@ -250,41 +295,68 @@ def format_param(value: float) -> str:
     return np.format_float_positional(float(value), trim="-")
 
 
-def _init_param_values(spec: Sequence[float] | Mapping[str, Any]) -> tuple[float, ...]:
-    """Expand the ``networks.init_param`` entry: a list, or ``{low, high, count, spacing}``.
+def _significant(values: np.ndarray) -> list[float]:
+    """``values`` rounded to 4 significant digits (readable, stable paths)."""
+    return [float(f"{value:.4g}") for value in values]
 
-    Values of a range are rounded to 4 significant digits so that paths stay readable.
+
+def _random_init_params(spec: Mapping[str, Any], low: float, high: float, count: int) -> tuple[float, ...]:
+    """``count`` distinct draws of p from U(low, high) or log-uniform, rounded, in draw order.
+
+    Draws that round to an already drawn value are replaced by further draws of
+    the same generator, so the result depends on ``seed`` alone and a larger
+    ``count`` extends a smaller one.
     """
-    if isinstance(spec, Mapping):
-        low, high, count = float(spec["low"]), float(spec["high"]), int(spec["count"])
-        if not 0 < low < high:
-            raise ConfigError(f"networks.init_param: need 0 < low < high, got low={low}, high={high}")
-        if spec.get("spacing", "log") == "log":
-            values = np.geomspace(low, high, count)
+    rng = np.random.default_rng(int(spec["seed"]))
+    log = spec["distribution"] == "loguniform"
+    values: dict[float, None] = {}
+    while len(values) < count:
+        if log:
+            draws = np.exp(rng.uniform(np.log(low), np.log(high), count))
         else:
-            values = np.linspace(low, high, count)
-        return tuple(float(f"{value:.4g}") for value in values)
-    return tuple(float(value) for value in spec)
+            draws = rng.uniform(low, high, count)
+        for value in _significant(draws):
+            if len(values) < count:
+                values.setdefault(value, None)
+    return tuple(values)
+
+
+def _init_param_values(spec: Sequence[float] | Mapping[str, Any]) -> tuple[float, ...]:
+    """Expand the ``networks.init_param`` entry: a list, a grid or random draws (see the schema)."""
+    if not isinstance(spec, Mapping):
+        return tuple(float(value) for value in spec)
+    low, high, count = float(spec["low"]), float(spec["high"]), int(spec["count"])
+    if not 0 < low < high:
+        raise ConfigError(f"networks.init_param: need 0 < low < high, got low={low}, high={high}")
+    if "distribution" in spec:
+        return _random_init_params(spec, low, high, count)
+    if spec.get("spacing", "log") == "log":
+        return tuple(_significant(np.geomspace(low, high, count)))
+    return tuple(_significant(np.linspace(low, high, count)))
 
 
 @dataclass(frozen=True)
 class NetworkGrid:
-    """``networks``: the grid; every combination of the four lists is one network.
+    """``networks``: the grid; every combination of the lists and replicates is one network.
 
     Attributes
     ----------
     architecture : tuple of str
     hidden_size : tuple of int
     init_param : tuple of float
-        The initialisation scales p (a ``{low, high, count, spacing}`` range
-        of the config is expanded).
-    seed : tuple of int
+        The initialisation scales p (a grid or random draws of the config
+        are expanded).
+    replicates : int
+        Independent networks per grid point.
+    seed : int
+        The experiment's base seed.
     """
 
     architecture: tuple[str, ...]
     hidden_size: tuple[int, ...]
     init_param: tuple[float, ...]
-    seed: tuple[int, ...]
+    replicates: int = _default("grid", "replicates")
+    seed: int = _default("grid", "seed")
 
     @classmethod
     def from_dict(cls, grid: Mapping[str, Any]) -> NetworkGrid:
@@ -293,13 +365,14 @@ class NetworkGrid:
             architecture=tuple(grid["architecture"]),
             hidden_size=tuple(int(size) for size in grid["hidden_size"]),
             init_param=_init_param_values(grid["init_param"]),
-            seed=tuple(int(seed) for seed in grid["seed"]),
+            replicates=int(grid["replicates"]),
+            seed=int(grid["seed"]),
         )
 
     def rows(self) -> Iterator[tuple[str, int, str, int]]:
-        """Every network as ``(architecture, hidden_size, formatted init_param, seed)``, in grid order."""
+        """Every network as ``(architecture, hidden_size, formatted init_param, replicate)``, in grid order."""
         params = [format_param(value) for value in self.init_param]
-        return itertools.product(self.architecture, self.hidden_size, params, self.seed)
+        return itertools.product(self.architecture, self.hidden_size, params, range(self.replicates))
 
 
 @dataclass(frozen=True)
@@ -312,7 +385,9 @@ class ExperimentConfig:
         Name; outputs go to ``results/<experiment>/``.
     task : Mapping
         The task section with its options resolved (see :func:`lyapunov_rnn.tasks.resolve_task`).
-    networks, cell_options, training, lyapunov, aelle, analysis
+    networks : tuple of NetworkGrid
+        The grids of the ``networks`` section (one, or one per entry of a list).
+    cell_options, training, lyapunov, aelle, analysis
         The sections.
     source : Mapping
         The validated dict this was built from (stored in the experiment
@@ -321,7 +396,7 @@ class ExperimentConfig:
 
     experiment: str
     task: Mapping[str, Any]
-    networks: NetworkGrid
+    networks: tuple[NetworkGrid, ...]
     cell_options: CellOptions
     training: TrainingConfig
     lyapunov: LyapunovConfig
@@ -404,7 +479,7 @@ def experiment_config(config: dict[str, Any]) -> ExperimentConfig:
     experiment = ExperimentConfig(
         experiment=config["experiment"],
         task=task,
-        networks=NetworkGrid.from_dict(config["networks"]),
+        networks=tuple(NetworkGrid.from_dict(grid) for grid in _as_list(config["networks"])),
         cell_options=CellOptions(**config["cell_options"]),
         training=TrainingConfig(**config["training"]),
         lyapunov=LyapunovConfig(**config["lyapunov"]),
@@ -428,8 +503,24 @@ def load_config(path: str | Path) -> ExperimentConfig:
 # --------------------------------------------------------------------------- #
 # The grid of networks
 # --------------------------------------------------------------------------- #
-def network_table(config: ExperimentConfig | NetworkGrid) -> pd.DataFrame:
-    """One row per network: the full product of the ``networks`` grid.
+def _as_list(section: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """A ``networks`` section as a list of grids."""
+    return [section] if isinstance(section, Mapping) else list(section)
+
+
+def _grid_rows(config: ExperimentConfig) -> list[tuple[NetworkGrid, tuple[str, int, str, int]]]:
+    """Every network of every grid, with its grid; raises if two grids (or one) repeat a network."""
+    rows = [(grid, row) for grid in config.networks for row in grid.rows()]
+    seen: set[tuple] = set()
+    for _, row in rows:
+        if row in seen:
+            raise ConfigError(f"networks: the grid repeats a network: {dict(zip(NETWORK_COLUMNS, row, strict=True))}")
+        seen.add(row)
+    return rows
+
+
+def network_table(config: ExperimentConfig) -> pd.DataFrame:
+    """One row per network: the product of each grid of ``networks``, grids in order.
 
     ``init_param`` is kept as its formatted string so that paths built from
     the table (Snakemake ``Paramspace``) are stable across platforms.
@@ -437,23 +528,56 @@ def network_table(config: ExperimentConfig | NetworkGrid) -> pd.DataFrame:
     Raises
     ------
     ConfigError
-        If the grid repeats a network.
+        If a network appears twice.
     """
-    grid = config.networks if isinstance(config, ExperimentConfig) else config
-    table = pd.DataFrame(list(grid.rows()), columns=list(NETWORK_COLUMNS))
-    duplicated = table.duplicated()
-    if duplicated.any():
-        first = table[duplicated].iloc[0].to_dict()
-        raise ConfigError(f"networks: the grid repeats a network: {first}")
-    return table.astype({"hidden_size": int, "seed": int, "init_param": str})
+    table = pd.DataFrame([row for _, row in _grid_rows(config)], columns=list(NETWORK_COLUMNS))
+    return table.astype({"hidden_size": int, "replicate": int, "init_param": str})
 
 
-def network_spec(row: Mapping[str, Any], cell_options: CellOptions) -> NetworkSpec:
-    """The :class:`NetworkSpec` of a network-table row (values may be strings, as in Snakemake wildcards)."""
+def network_specs(config: ExperimentConfig) -> list[NetworkSpec]:
+    """The :class:`NetworkSpec` of every network, in the order of :func:`network_table`."""
+    return [_spec(dict(zip(NETWORK_COLUMNS, row, strict=True)), grid.seed, config) for grid, row in _grid_rows(config)]
+
+
+def network_seed(base_seed: int, identity: Mapping[str, Any]) -> int:
+    """The seed of one network: a hash of the experiment's base seed and the network's identity.
+
+    Parameters
+    ----------
+    base_seed : int
+        ``networks.seed``.
+    identity : mapping
+        The network's :data:`NETWORK_COLUMNS` (values as in the network
+        table; ``init_param`` formatted by :func:`format_param`).
+
+    Returns
+    -------
+    int
+        In [0, 2**63): the first 8 bytes of the SHA-256 of
+        ``"<base_seed>|architecture=...|hidden_size=...|init_param=...|replicate=..."``.
+        Independent of every other network of the grid, so adding or
+        removing networks never changes a network's weights.
+    """
+    key = "|".join([str(int(base_seed)), *(f"{name}={identity[name]}" for name in NETWORK_COLUMNS)])
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") >> 1
+
+
+def _spec(row: Mapping[str, Any], base_seed: int, config: ExperimentConfig) -> NetworkSpec:
+    """The :class:`NetworkSpec` of one network-table row of a grid with ``base_seed``."""
+    identity = {
+        "architecture": str(row["architecture"]),
+        "hidden_size": int(row["hidden_size"]),
+        "init_param": format_param(float(row["init_param"])),
+        "replicate": int(row["replicate"]),
+    }
+    init_param = float(row["init_param"])
+    cell_options, input_init = config.cell_options.for_network(identity["architecture"], init_param)
     return NetworkSpec(
-        architecture=str(row["architecture"]),
-        hidden_size=int(row["hidden_size"]),
-        init_param=float(row["init_param"]),
-        seed=int(row["seed"]),
-        cell_options=asdict(cell_options),
+        architecture=identity["architecture"],
+        hidden_size=identity["hidden_size"],
+        init_param=init_param,
+        seed=network_seed(base_seed, identity),
+        cell_options=cell_options,
+        replicate=identity["replicate"],
+        input_init=input_init,
     )

@@ -3,7 +3,7 @@
 Layout (see README, "The dataset")::
 
     dims    network, checkpoint, exponent
-    coords  network: architecture, task, hidden_size, init_param, seed, state_size
+    coords  network: architecture, task, hidden_size, init_param, replicate, seed, state_size
             checkpoint: epoch, training_fraction
     vars    exponents, exponents_sem     (network, checkpoint, exponent)
             train_loss, val_loss, val_accuracy, diverged  (network, checkpoint)
@@ -50,7 +50,7 @@ __all__ = [
     "write_netcdf",
 ]
 
-NETWORK_COORDS = ("architecture", "task", "hidden_size", "init_param", "seed", "state_size")
+NETWORK_COORDS = ("architecture", "task", "hidden_size", "init_param", "replicate", "seed", "state_size")
 REQUIRED_VARIABLES = {
     "exponents": ("network", "checkpoint", "exponent"),
     "exponents_sem": ("network", "checkpoint", "exponent"),
@@ -125,6 +125,7 @@ def network_dataset(
             "task": task,
             "hidden_size": int(spec["hidden_size"]),
             "init_param": float(spec["init_param"]),
+            "replicate": int(spec["replicate"]),
             "seed": int(spec["seed"]),
             "state_size": exponents.shape[1],
         },

@@ -51,7 +51,8 @@ class AntisymmetricRNN(nn.Module):
         Diffusion constant subtracted on the diagonal of the antisymmetric
         matrix; keeps the discretisation stable.
     bias : bool
-        Whether the pre-activation has a bias ``b``.
+        Whether the pre-activation has a bias ``b`` (initialised as the bias
+        of ``nn.Linear(input_size, hidden_size)``).
     batch_first : bool
         Layout of ``forward`` inputs: (B, T, I) if True, else (T, B, I).
     """
@@ -74,10 +75,12 @@ class AntisymmetricRNN(nn.Module):
         self.batch_first = batch_first
         self.weight_hh = nn.Parameter(torch.empty(hidden_size, hidden_size))
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
-        self.bias = nn.Parameter(torch.zeros(hidden_size)) if bias else None
         bound = 1.0 / math.sqrt(hidden_size)
         for weight in (self.weight_hh, self.weight_ih):
             nn.init.uniform_(weight, -bound, bound)
+        # The input projection's bias, initialised as nn.Linear(input_size, hidden_size) does (as the reference).
+        input_bound = 1.0 / math.sqrt(input_size)
+        self.bias = nn.Parameter(torch.empty(hidden_size).uniform_(-input_bound, input_bound)) if bias else None
 
     def recurrent_matrix(self) -> torch.Tensor:
         """Return ``W - W^T - gamma I``, the matrix applied to ``h`` (N, N)."""
@@ -117,7 +120,8 @@ class CoupledOscillatoryRNN(nn.Module):
     gamma, eps : float
         Oscillator stiffness and damping.
     bias : bool
-        Whether the pre-activation has a bias.
+        Whether the pre-activation has a bias (initialised as the sum of the
+        default biases of the reference's three ``nn.Linear`` maps).
     batch_first : bool
         Layout of ``forward`` inputs.
     """
@@ -143,10 +147,16 @@ class CoupledOscillatoryRNN(nn.Module):
         self.weight_hy = nn.Parameter(torch.empty(hidden_size, hidden_size))
         self.weight_hz = nn.Parameter(torch.empty(hidden_size, hidden_size))
         self.weight_ih = nn.Parameter(torch.empty(hidden_size, input_size))
-        self.bias = nn.Parameter(torch.zeros(hidden_size)) if bias else None
         bound = 1.0 / math.sqrt(hidden_size)
         for weight in (self.weight_hy, self.weight_hz, self.weight_ih):
             nn.init.uniform_(weight, -bound, bound)
+        # One bias for the three linear maps of the reference (y, z, input), initialised as the sum of
+        # their nn.Linear default biases: U(+-1/sqrt(N)) + U(+-1/sqrt(N)) + U(+-1/sqrt(I)).
+        self.bias = None
+        if bias:
+            input_bound = 1.0 / math.sqrt(input_size)
+            draws = [torch.empty(hidden_size).uniform_(-b, b) for b in (bound, bound, input_bound)]
+            self.bias = nn.Parameter(sum(draws))
 
     def preactivation(self, x_t: torch.Tensor, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``a = W y + W_z z + V x + b``, shape (B, N)."""
@@ -264,17 +274,39 @@ class SequenceModel(nn.Module):
         return self.readout(self.dropout(hidden))
 
 
-def initialize_uniform(model: SequenceModel, init_param: float, generator: torch.Generator) -> None:
+INPUT_INITS: tuple[str, ...] = ("init_param", "unit_uniform")
+
+
+def initialize_uniform(
+    model: SequenceModel, init_param: float, generator: torch.Generator, *, input_init: str = "init_param"
+) -> None:
     """Draw every recurrent and input weight of ``model.rnn`` from U(-p, p).
 
-    Biases and the readout keep their defaults; this is the weight
-    initialisation sweep of the AeLLE papers, ``p = init_param``.
+    This is the weight initialisation sweep of the AeLLE papers,
+    ``p = init_param``. Biases and the readout keep their defaults.
+
+    Parameters
+    ----------
+    model : SequenceModel
+        Its ``rnn`` weights (parameters named ``weight*``) are overwritten,
+        in the order of ``named_parameters``.
+    init_param : float
+        p > 0.
+    generator : torch.Generator
+        Source of the draws.
+    input_init : {"init_param", "unit_uniform"}
+        ``"unit_uniform"`` draws the input weights (``weight_ih*``) from
+        U(0, 1) instead: what the reference code (shlizee/LyapunovAutoEncode)
+        does for RNN, LSTM and GRU, where an aliasing bug in its config drops
+        the bounds.
     """
     if not init_param > 0:
         raise ValueError(f"init_param must be positive, got {init_param}")
+    if input_init not in INPUT_INITS:
+        raise ValueError(f"input_init must be one of {INPUT_INITS}, got {input_init!r}")
     with torch.no_grad():
         for name, param in model.rnn.named_parameters():
             if name.startswith("weight"):
-                param.copy_(
-                    torch.empty_like(param).uniform_(-init_param, init_param, generator=generator)
-                )
+                unit = input_init == "unit_uniform" and name.startswith("weight_ih")
+                low, high = (0.0, 1.0) if unit else (-init_param, init_param)
+                param.copy_(torch.empty_like(param).uniform_(low, high, generator=generator))

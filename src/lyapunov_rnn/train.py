@@ -49,7 +49,7 @@ def build_model(spec: NetworkSpec, task: TaskData, dropout: float) -> SequenceMo
         **spec.cell_options,
     )
     generator = torch.Generator().manual_seed(spec.seed)
-    initialize_uniform(model, spec.init_param, generator)
+    initialize_uniform(model, spec.init_param, generator, input_init=spec.input_init)
     return model
 
 

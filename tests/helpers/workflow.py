@@ -16,7 +16,7 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snake
 TINY = {
     "experiment": "tiny",
     "task": {"name": "smnist", "source": "embedded", "test_fraction": 0.2, "split_seed": 0, "subset": 400},
-    "networks": {"architecture": ["rnn", "lstm"], "hidden_size": [6], "init_param": [0.1, 0.5, 2.0], "seed": [0]},
+    "networks": {"architecture": ["rnn", "lstm"], "hidden_size": [6], "init_param": [0.1, 0.5, 2.0]},
     "training": {"epochs": 2, "batch_size": 64},
     "lyapunov": {"sequences": 4},
     "aelle": {"epochs": 30, "alpha": 5, "latent_dim": 4, "hidden_dim": 16},

@@ -1,4 +1,5 @@
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from snakemake.utils import Paramspace
@@ -7,9 +8,16 @@ from snakemake.utils import Paramspace
 # environment that runs Snakemake. The modules imported here need only numpy,
 # pandas, PyYAML and jsonschema: no torch in the Snakemake process.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
-from lyapunov_rnn.config import experiment_config, network_table  # noqa: E402
+from lyapunov_rnn.config import (
+    experiment_config,
+    network_specs,
+    network_table,
+)  # noqa: E402
 from lyapunov_rnn.tasks import raw_files  # noqa: E402
 
+# Validates the config against workflow/schemas/config.schema.yaml, filling in its defaults, and checks
+# what a schema cannot (the task's options, repeated networks) before any job; errors name the key.
+# (Snakemake's own validate() crashes on the schema's unions of a list and a mapping.)
 EXPERIMENT_CONFIG = experiment_config(config)
 
 EXPERIMENT = EXPERIMENT_CONFIG.experiment
@@ -24,6 +32,8 @@ NETWORKS = Paramspace(
     network_table(EXPERIMENT_CONFIG), filename_params="*", single_wildcard="network"
 )
 NETWORK_IDS = list(NETWORKS.instance_patterns)
+# Each network's spec (derived seed, resolved cell options), by the network wildcard.
+NETWORK_SPECS = dict(zip(NETWORK_IDS, network_specs(EXPERIMENT_CONFIG), strict=True))
 FIGURES = [
     "spectra",
     "accuracy_vs_init",
@@ -40,8 +50,8 @@ wildcard_constraints:
 
 
 def network_spec(wildcards):
-    """Row of the network table for this job, as plain Python values."""
-    return {key: str(value) for key, value in NETWORKS.instance(wildcards).items()}
+    """The job's network (its derived seed and cell options included), as plain Python values."""
+    return asdict(NETWORK_SPECS[wildcards.network])
 
 
 def final_outputs():

@@ -19,7 +19,6 @@ rule train:
     params:
         spec=network_spec,
         training=config["training"],
-        cell_options=config["cell_options"],
         work_dir=lambda wildcards: f"{RESULTS}/.resume/{wildcards.network}",
     script:
         "../scripts/train.py"

@@ -2,7 +2,7 @@
 
 import torch
 
-from lyapunov_rnn.config import CellOptions, TrainingConfig, network_spec
+from lyapunov_rnn.config import NetworkSpec, TrainingConfig
 from lyapunov_rnn.io import atomic_path, redirect_output
 from lyapunov_rnn.tasks import load_task
 from lyapunov_rnn.train import train_network
@@ -10,7 +10,7 @@ from lyapunov_rnn.train import train_network
 with redirect_output(snakemake.log[0]):
     torch.set_num_threads(snakemake.threads)
     metrics = train_network(
-        network_spec(snakemake.params.spec, CellOptions(**snakemake.params.cell_options)),
+        NetworkSpec(**snakemake.params.spec),
         load_task(snakemake.input.task),
         TrainingConfig(**snakemake.params.training),
         snakemake.output.checkpoints,
