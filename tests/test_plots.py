@@ -50,7 +50,7 @@ def _assert_labelled(fig: Figure) -> None:
 def _figures(ds: xr.Dataset, fit: AelleFit) -> dict[str, Figure]:
     frame = latent_frame(fit, ds)
     latent = frame.filter(regex=r"^z\d+$").to_numpy()
-    table = early_prediction_table(ds, fit, stages=(0.0, 0.5))
+    table = early_prediction_table(ds, fit, stages=(0.0, 0.5), resamples=200)
     return {
         "spectra": plot_spectra(ds),
         "spectra_first": plot_spectra(ds, checkpoint=0),
@@ -83,12 +83,16 @@ def test_spectra_has_colorbar_and_facets(ds: xr.Dataset) -> None:
     assert sum("nats/step" in label for label in labels) == 3  # one facet per architecture
 
 
-def test_early_prediction_bars(ds: xr.Dataset, fit: AelleFit) -> None:
-    table = early_prediction_table(ds, fit, stages=(0.0,))
+def test_early_prediction_points_with_intervals(ds: xr.Dataset, fit: AelleFit) -> None:
+    table = early_prediction_table(ds, fit, stages=(0.0, 1.0), resamples=200)
     fig = plot_early_prediction(table)
     ax = fig.axes[0]
-    assert len([p for p in ax.patches if p.get_height() > 0]) <= len(table)
-    assert {t.get_text() for t in ax.get_legend().get_texts()} == set(table["method"])
+    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert legend == set(table["method"]) | {"all predicted high"}
+    assert len(ax.containers) == table["method"].nunique()  # one error-bar series per method
+    drawn = sum(len(container.lines[0].get_xdata()) for container in ax.containers)
+    assert drawn == len(table)  # a marker (and its interval) per row
+    assert [t.get_text().split("\n")[0] for t in ax.get_xticklabels()] == ["0%", "100%"]
 
 
 def test_latent_embedding_tolerates_nan_rows(ds: xr.Dataset, fit: AelleFit) -> None:

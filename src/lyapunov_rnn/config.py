@@ -193,13 +193,18 @@ class AelleConfig:
     ----------
     target : str
         Per-checkpoint variable whose final value is predicted.
+    training_fractions : tuple of float
+        ``(low, high)``: AeLLE trains on the spectra of the checkpoints whose
+        ``training_fraction`` is in this closed range (default all).
     epochs : int
         Training epochs.
     alpha : float or tuple of float
         Weight of the prediction loss, or a schedule (one value per equal
         block of epochs).
-    latent_dim, hidden_dim : int
-        Widths of the latent code and of the hidden layers.
+    latent_dim : int
+        Width of the latent code.
+    hidden_dim : int or tuple of int
+        Width(s) of the hidden layer(s) of the encoder (the decoder mirrors them).
     learning_rate : float
         Adam step size.
     batch_size : int
@@ -217,10 +222,11 @@ class AelleConfig:
     """
 
     target: str = _default("aelle", "target")
+    training_fractions: tuple[float, float] = _default("aelle", "training_fractions")
     epochs: int = _default("aelle", "epochs")
     alpha: float | tuple[float, ...] = _default("aelle", "alpha")
     latent_dim: int = _default("aelle", "latent_dim")
-    hidden_dim: int = _default("aelle", "hidden_dim")
+    hidden_dim: int | tuple[int, ...] = _default("aelle", "hidden_dim")
     learning_rate: float = _default("aelle", "learning_rate")
     batch_size: int = _default("aelle", "batch_size")
     dropout: float = _default("aelle", "dropout")
@@ -231,7 +237,10 @@ class AelleConfig:
 
     def __post_init__(self) -> None:
         # YAML gives lists; keep the frozen dataclass hashable and comparable.
-        for name in ("alpha", "split"):
+        low, high = self.training_fractions
+        if not low <= high:
+            raise ConfigError(f"aelle.training_fractions: need low <= high, got {list(self.training_fractions)}")
+        for name in ("alpha", "split", "hidden_dim", "training_fractions"):
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))

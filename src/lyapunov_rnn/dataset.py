@@ -43,6 +43,7 @@ __all__ = [
     "final_loss_for_ranking",
     "final_values",
     "git_commit",
+    "in_fraction_range",
     "network_dataset",
     "open_experiment",
     "units",
@@ -257,3 +258,10 @@ def final_loss_for_ranking(ds: xr.Dataset) -> pd.Series:
     """Final validation loss per network with diverged (non-finite) values as ``+inf``."""
     final = final_values(ds, "val_loss").to_series()
     return final.where(np.isfinite(final), np.inf)
+
+
+def in_fraction_range(ds: xr.Dataset, training_fractions: Sequence[float]) -> np.ndarray:
+    """True for the checkpoints of ``ds`` whose ``training_fraction`` is in the closed range ``(low, high)``."""
+    low, high = training_fractions
+    fractions = ds["training_fraction"].values
+    return (fractions >= low - 1e-9) & (fractions <= high + 1e-9)

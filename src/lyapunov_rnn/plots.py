@@ -22,6 +22,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
 
+from lyapunov_rnn.analysis.early_prediction import method_order
 from lyapunov_rnn.analysis.statistics import correlation_table, spectrum_statistics
 from lyapunov_rnn.dataset import final_loss_for_ranking
 from lyapunov_rnn.io import atomic_path
@@ -167,24 +168,44 @@ def plot_latent_embedding(
 # 3. Early prediction
 # --------------------------------------------------------------------------- #
 def plot_early_prediction(table: pd.DataFrame) -> Figure:
-    """Grouped bars of test F1 per training stage and method.
+    """Test F1 per training stage and method, with the 95 % bootstrap intervals.
+
+    One marker per (stage, method), methods side by side within a stage, the
+    interval as an error bar. The dashed line is the F1 of predicting every
+    test network high accuracy (the chance level of a classifier that always
+    says yes).
 
     Parameters
     ----------
     table : pd.DataFrame
         Output of :func:`lyapunov_rnn.analysis.early_prediction.early_prediction_table`.
     """
-    stages = zip(table["training_fraction"], table["epoch"], strict=True)
-    data = table.assign(stage_label=[f"{fraction:.0%}\n(epoch {epoch})" for fraction, epoch in stages])
-    fig, axes = _figure(1, width=7.0, height=4.0)
+    stages = table.drop_duplicates("training_fraction").sort_values("training_fraction")
+    methods = method_order(table)
+    colors = sns.color_palette(n_colors=len(methods))
+    fig, axes = _figure(1, width=8.0, height=4.2)
     ax = axes[0]
-    sns.barplot(data=data, x="stage_label", y="f1", hue="method", ax=ax)
+    width = 0.8 / len(methods)
+    for number, (method, color) in enumerate(zip(methods, colors, strict=True)):
+        rows = table[table["method"] == method].drop_duplicates("training_fraction").set_index("training_fraction")
+        positions = [stages["training_fraction"].tolist().index(f) for f in rows.index]
+        offset = (number - (len(methods) - 1) / 2) * width
+        errors = np.abs(np.vstack([rows["f1"] - rows["f1_low"], rows["f1_high"] - rows["f1"]]))
+        ax.errorbar(
+            np.asarray(positions) + offset, rows["f1"], yerr=errors, fmt="o", ms=4, capsize=2, lw=1,
+            color=color, label=method,
+        )
+    n_test, n_high = int(table["n_test"].iloc[0]), int(table["n_high"].iloc[0])
+    ax.axhline(2 * n_high / (n_test + n_high), color="0.4", ls="--", lw=1, label="all predicted high")
+    ax.set_xticks(range(len(stages)))
+    ax.set_xticklabels([f"{fraction:.0%}\n(epoch {epoch})" for fraction, epoch in zip(
+        stages["training_fraction"], stages["epoch"], strict=True)])
     ax.set(
-        ylim=(0, 1.05), xlabel="training stage (fraction of training, epoch)",
-        ylabel="F1 of 'high accuracy' (test networks)",
-        title=f"Early prediction of final accuracy (n_test={int(table['n_test'].max())})",
+        ylim=(-0.02, 1.05), xlabel="information available at (fraction of training, epoch)",
+        ylabel="F1 on the test networks",
+        title=f"Predicting a below-median final loss\n(n_test = {n_test}, {n_high} high; 95 % bootstrap intervals)",
     )
-    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), title="method", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="method", fontsize="small")
     return fig
 
 

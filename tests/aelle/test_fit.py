@@ -72,3 +72,19 @@ def test_encode_predict_to_dataset(fit: AelleFit, ds: xr.Dataset) -> None:
     predicted = fit.predict(spectra)
     assert np.all(predicted[valid] >= fit.target.low - 1e-9)
     assert np.all(predicted[valid] <= fit.target.high + 1e-9)
+
+
+def test_training_fractions_select_the_checkpoints_aelle_trains_on(ds: xr.Dataset) -> None:
+    from dataclasses import replace
+
+    from lyapunov_rnn.aelle.preprocessing import spectrum_samples
+
+    early, networks = spectrum_samples(ds, 16, "midpoint", (0.0, 0.4))
+    everything, _ = spectrum_samples(ds, 16, "midpoint")
+    valid = valid_spectrum_mask(ds).values
+    assert len(early) == valid[:, :3].sum() and len(everything) == valid.sum()  # fractions 0, 0.2, 0.4
+    final_only, _ = spectrum_samples(ds, 16, "midpoint", (1.0, 1.0))
+    assert len(final_only) == valid[:, -1].sum()
+    fit = train_aelle(ds, replace(FAST, epochs=3, training_fractions=(0.0, 0.4)), num_threads=1)
+    assert fit.config.training_fractions == (0.0, 0.4)
+    assert set(networks) == set(fit.split.index)

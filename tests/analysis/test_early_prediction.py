@@ -1,28 +1,39 @@
-"""Early prediction: labels, thresholds chosen without test networks, the table."""
+"""Early prediction: labels and thresholds set without test networks, frozen rules, intervals, the table."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import xarray as xr
 
 from lyapunov_rnn.aelle import AelleFit
 from lyapunov_rnn.analysis.early_prediction import (
+    FROZEN_METHODS,
+    REFIT_METHOD,
     TABLE_COLUMNS,
+    bootstrap_intervals,
     classify,
     early_prediction_table,
     high_accuracy_labels,
     select_threshold,
     stage_checkpoints,
+    summary_markdown,
 )
 
+STAGES = (0.0, 0.1, 0.5, 1.0)  # checkpoints 0, 0, 2, 5 of the synthetic experiment
 
-def test_labels_and_stages(ds: xr.Dataset) -> None:
-    labels = high_accuracy_labels(ds)
-    assert labels.sum() == ds.sizes["network"] // 2
+
+def test_labels_and_stages(ds: xr.Dataset, fit: AelleFit) -> None:
+    split = fit.split.reindex(ds["network"].values)
+    labels = high_accuracy_labels(ds, split)
+    known = split.isin(["train", "val"]).to_numpy()
+    assert labels[known].sum() == known.sum() // 2  # the median of the training and validation networks
     diverged = ds["diverged"].isel(checkpoint=-1).to_series()
     assert not labels[diverged].any()
-    assert stage_checkpoints(ds, (0.0, 0.1, 0.5, 1.0)) == [0, 0, 2, 5]  # 0.5 ties -> first
+    assert stage_checkpoints(ds, STAGES) == [0, 0, 2, 5]  # 0.5 ties -> first
+    with pytest.raises(ValueError, match="median"):
+        high_accuracy_labels(ds, split.where(~known, "test"))
 
 
 def test_select_threshold_and_classify() -> None:
@@ -37,13 +48,28 @@ def test_select_threshold_and_classify() -> None:
 
 def test_table_columns_and_ranges(table: pd.DataFrame, fit: AelleFit) -> None:
     assert tuple(table.columns) == TABLE_COLUMNS
-    assert set(table["method"]) == {"AeLLE", "val_loss", "LE max", "LE mean", "LE std"}
-    assert len(table) == 4 * 5
-    for column in ("recall", "precision", "f1"):
-        assert table[column].between(0, 1).all()
-    assert (table["n_test"] == (fit.split == "test").sum()).all()
+    assert set(table["method"]) == {*FROZEN_METHODS, REFIT_METHOD}
+    # 8 methods at 4 stages, but no validation loss at 0 % (stages 0.0 and 0.1 are both epoch 0 here)
+    assert len(table) == 4 * 8 - 2
+    assert not ((table["training_fraction"] == 0) & (table["method"] == "validation loss")).any()
+    for metric in ("recall", "precision", "f1"):
+        assert table[metric].between(0, 1).all()
+        assert (table[f"{metric}_low"] <= table[metric] + 1e-12).all()
+        assert (table[f"{metric}_high"] >= table[metric] - 1e-12).all()
+        assert table[[f"{metric}_low", f"{metric}_high"]].stack().between(0, 1).all()
+    n_test = (fit.split == "test").sum()
+    assert (table["n_test"] == n_test).all() and table["n_high"].between(1, n_test - 1).all()
     assert set(table["training_fraction"]) == {0.0, 0.4, 1.0}
     assert set(table["direction"]) <= {"below", "above"}
+
+
+def test_frozen_rules_are_the_same_at_every_stage(table: pd.DataFrame) -> None:
+    """The published protocol: one classifier, fitted once, applied unchanged to every stage."""
+    frozen = table[table["method"].isin(FROZEN_METHODS)]
+    rules = frozen.groupby("method")[["direction", "threshold"]].nunique()
+    assert (rules == 1).all().all()
+    refit = table[table["method"] == REFIT_METHOD].drop_duplicates("training_fraction")
+    assert refit["threshold"].nunique() > 1  # the per-stage refit does change
 
 
 def test_aelle_and_le_max_beat_chance(table: pd.DataFrame) -> None:
@@ -52,6 +78,15 @@ def test_aelle_and_le_max_beat_chance(table: pd.DataFrame) -> None:
     for stage in (0.0, 0.5):
         assert f1[(stage, "LE max")] > 0.7
         assert f1[(stage, "AeLLE")] > 0.7
+        assert f1[(stage, "logistic regression (spectrum)")] > 0.7
+
+
+def test_loss_baseline_has_a_fixed_threshold_and_high_precision(ds: xr.Dataset, table: pd.DataFrame) -> None:
+    """Losses fall during training: under a threshold fixed at the end, early positives are right ones."""
+    loss = table[table["method"] == "validation loss"].set_index("training_fraction")
+    assert loss.loc[1.0, "f1"] > 0.7
+    assert loss.loc[0.4, "precision"] >= loss.loc[1.0, "precision"] - 1e-12
+    assert loss.loc[0.4, "recall"] <= loss.loc[1.0, "recall"] + 1e-12
 
 
 def test_test_split_untouched(ds: xr.Dataset, fit: AelleFit, table: pd.DataFrame) -> None:
@@ -62,8 +97,37 @@ def test_test_split_untouched(ds: xr.Dataset, fit: AelleFit, table: pd.DataFrame
     for variable in ("val_loss", "val_accuracy"):
         values = permuted[variable].values
         values[test, -1] = values[order, -1]
-    # the median over all networks is unchanged by a permutation among test networks
-    other = early_prediction_table(permuted, fit, stages=(0.0, 0.1, 0.5, 1.0))
+    # neither the label's median (training and validation networks) nor any fitted score sees test outcomes
+    other = early_prediction_table(permuted, fit, stages=STAGES)
     rules = ["stage", "method", "direction", "threshold"]
     pd.testing.assert_frame_equal(other[rules], table[rules])
     assert not np.allclose(other["f1"], table["f1"])
+
+
+def test_bootstrap_intervals_cover_the_estimate_and_shrink_with_more_networks() -> None:
+    rng = np.random.default_rng(3)
+    labels = rng.random(40) < 0.5
+    predicted = np.where(rng.random(40) < 0.8, labels, ~labels)  # 80 % right
+    small = bootstrap_intervals(labels, predicted, resamples=1000, seed=1)
+    large = bootstrap_intervals(np.tile(labels, 9), np.tile(predicted, 9), resamples=1000, seed=1)
+    for metric, (low, high) in small.items():
+        assert 0 <= low < high <= 1, metric
+        large_low, large_high = large[metric]
+        assert large_high - large_low < 0.6 * (high - low), metric  # ~1/3 for 9x the networks
+    true_positive = (labels & predicted).sum()
+    f1 = 2 * true_positive / (labels.sum() + predicted.sum())
+    assert small["f1"][0] < f1 < small["f1"][1]
+    assert bootstrap_intervals(labels, predicted, resamples=1000, seed=1) == small  # reproducible
+    assert all(np.isnan(bound) for interval in bootstrap_intervals([True], [True]).values() for bound in interval)
+
+
+def test_summary_markdown_has_a_row_per_method_and_a_dash_before_training(table: pd.DataFrame) -> None:
+    text = summary_markdown(table)
+    lines = text.strip().splitlines()
+    assert lines[0].startswith(f"n_test = {int(table['n_test'].iloc[0])} test networks")
+    assert lines[2].count("|") == 2 + table["training_fraction"].nunique()
+    rows = {line.split("|")[1].strip(): line for line in lines[4:]}
+    assert set(rows) == set(table["method"])
+    assert rows["validation loss"].split("|")[2].strip() == "–"
+    aelle = table[(table["method"] == "AeLLE") & (table["training_fraction"] == 1.0)].iloc[0]
+    assert f"{aelle['f1']:.2f} [{aelle['f1_low']:.2f}, {aelle['f1_high']:.2f}]" in rows["AeLLE"]

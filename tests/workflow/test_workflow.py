@@ -105,7 +105,7 @@ def test_end_to_end_on_a_tiny_config(tmp_path):
             assert (results / "figures" / f"{name}{suffix}").stat().st_size > 1000, name
 
     table = pd.read_csv(results / "tables" / "early_prediction.csv")
-    assert {"AeLLE", "val_loss", "LE max"} <= set(table["method"])
+    assert {"AeLLE", "validation loss", "LE max", "configuration only"} <= set(table["method"])
     assert len(table) >= 2 * 3
     assert table[["recall", "precision", "f1"]].apply(lambda c: c.between(0, 1) | c.isna()).all().all()
     metrics = pd.read_csv(results / "metrics.csv")

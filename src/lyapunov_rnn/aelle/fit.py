@@ -227,13 +227,14 @@ def train_aelle(
     Notes
     -----
     Samples are all (network, checkpoint) pairs with a valid spectrum (see
-    :func:`lyapunov_rnn.dataset.valid_spectrum_mask`), split by network.
+    :func:`lyapunov_rnn.dataset.valid_spectrum_mask`) and a ``training_fraction``
+    in the range ``config.training_fractions``, split by network.
     Networks whose final target is not finite (diverged) are assigned the
     largest finite final value of the training split, i.e. the worst target.
     """
     config = config or AelleConfig()
     length = int(config.resample_length or ds.sizes["exponent"])
-    spectra, sample_networks = spectrum_samples(ds, length, config.resample_method)
+    spectra, sample_networks = spectrum_samples(ds, length, config.resample_method, config.training_fractions)
     networks = np.unique(sample_networks)
     if networks.size < 3:
         raise ValueError("need at least 3 networks with valid spectra to split")

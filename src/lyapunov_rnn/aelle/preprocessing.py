@@ -25,9 +25,16 @@ import pandas as pd
 import xarray as xr
 from sklearn.model_selection import train_test_split
 
-from lyapunov_rnn.dataset import valid_spectrum_mask
+from lyapunov_rnn.dataset import in_fraction_range, valid_spectrum_mask
 
-__all__ = ["ResampleMethod", "SpectrumScaler", "TargetScaler", "resample_spectra", "spectrum_samples", "split_networks"]
+__all__ = [
+    "ResampleMethod",
+    "SpectrumScaler",
+    "TargetScaler",
+    "resample_spectra",
+    "spectrum_samples",
+    "split_networks",
+]
 
 ResampleMethod = Literal["midpoint", "linear"]
 
@@ -127,16 +134,20 @@ def resample_spectra(
 # --------------------------------------------------------------------------- #
 # Samples, split, scaling
 # --------------------------------------------------------------------------- #
-def spectrum_samples(ds: xr.Dataset, length: int, method: ResampleMethod) -> tuple[np.ndarray, np.ndarray]:
-    """Every valid (network, checkpoint) spectrum of ``ds`` resampled to ``length``, and its network id.
+def spectrum_samples(
+    ds: xr.Dataset, length: int, method: ResampleMethod, training_fractions: Sequence[float] = (0.0, 1.0)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every valid (network, checkpoint) spectrum in a range of training fractions, resampled, and its network.
 
     Returns
     -------
     spectra : np.ndarray, shape (n, length)
+        Spectra of the checkpoints whose ``training_fraction`` is in the closed range ``training_fractions``.
     networks : np.ndarray of str, shape (n,)
     """
     exponents = ds["exponents"].transpose("network", "checkpoint", "exponent")
     mask = valid_spectrum_mask(ds).transpose("network", "checkpoint").values
+    mask = mask & in_fraction_range(ds, training_fractions)[None, :]
     net_idx, ckpt_idx = np.nonzero(mask)
     spectra = exponents.values[net_idx, ckpt_idx]
     return resample_spectra(spectra, length, method=method), ds["network"].values[net_idx].astype(str)

@@ -1,18 +1,52 @@
-"""Early prediction of final performance from Lyapunov spectra, with baselines.
+"""Early prediction of final performance: the AeLLE papers' frozen classifier, baselines, bootstrap intervals.
 
-Implements the evaluation of Vogt, Zheng & Shlizerman (arXiv:2204.04876,
-"early prediction" table). Conventions used throughout:
+The question: from what is known at an early stage of training (the
+spectrum, or the loss, at 0, 10, 20 or 50 % of the epochs), which networks
+will end with a low final validation loss? The protocol follows the AeLLE
+papers' *pre-trained* classifier (Vogt, Zheng & Shlizerman, arXiv:2204.04876;
+``LE_clustering.py`` of shlizee/LyapunovAutoEncode; see ``docs/reproduction.md``):
 
-* the **final** validation loss of a network is its ``val_loss`` at the last
-  checkpoint; a network whose training diverged (NaN/Inf final loss) is
-  treated as the worst network (final loss ``+inf``): it is "low accuracy";
-* a network is **high accuracy** when its final loss is below the median
-  final loss over all networks (the ``+inf`` of diverged networks included);
-* information "at a stage" means values at the checkpoint whose
-  ``training_fraction`` is closest to the stage; a network with no finite
-  value there (e.g. it has already diverged) is classified low accuracy.
+* **Networks** are split into training, validation and test networks (the
+  AeLLE fit's split, by network). Nothing is chosen on test networks.
+* **Label**: a network is *high accuracy* when its final validation loss is
+  below the median of the final losses of the training and validation
+  networks (a diverged network's final loss counts as ``+inf``).
+* **Calibration samples**: the validation networks at the checkpoints the
+  AeLLE was trained on (``training_fraction`` in ``aelle.training_fractions``).
+* **Frozen methods**: a score per (network, checkpoint), fitted once where it
+  needs fitting, a direction and a threshold chosen once for the best F1 on
+  the calibration samples (:func:`select_threshold`), then applied unchanged
+  to the test networks at every stage:
 
-No torch here: the AeLLE latent codes come from the fit's ``encode``.
+  ``AeLLE``
+      PC1 of the AeLLE latent code. The PCA is fitted on the latent codes of
+      the calibration samples (the reference fits it on the validation split).
+  ``validation loss``
+      The validation loss at the stage, with one threshold chosen on the
+      validation networks' final losses; no value at 0 % (no loss exists
+      before training, as in the paper).
+  ``LE max``, ``LE mean``, ``LE std``
+      Statistics of the spectrum (:func:`lyapunov_rnn.analysis.statistics.spectrum_statistics`).
+  ``logistic regression (spectrum)``
+      A plain supervised baseline: logistic regression on the AeLLE's own
+      inputs (resampled, standardised spectra) of the training networks'
+      training checkpoints, scored by its decision function.
+  ``configuration only``
+      Logistic regression on what produced the network, not on its dynamics:
+      log p, log hidden size and the architecture (one-hot), fitted on the
+      training networks; the same score at every stage. If the spectrum says
+      no more than this, the spectrum adds nothing.
+
+* ``AeLLE (per-stage refit)`` is the earlier protocol, kept for comparison:
+  PCA refitted on the training networks' latent codes at each stage, the
+  threshold chosen on the validation networks at that stage.
+* **Scores**: recall, precision and F1 of the high-accuracy class on the
+  test networks, each with a 95 % percentile bootstrap interval over test
+  networks (:func:`bootstrap_intervals`), and ``n_test``.
+
+A network without a finite score at a stage (e.g. it has diverged) is
+classified low accuracy. No torch here: latent codes come from the fit's
+``encode``.
 """
 
 from __future__ import annotations
@@ -23,37 +57,67 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy.stats import bootstrap
 from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score, precision_score, recall_score
 
 from lyapunov_rnn.analysis.statistics import spectrum_statistics
-from lyapunov_rnn.dataset import final_loss_for_ranking
+from lyapunov_rnn.dataset import final_loss_for_ranking, in_fraction_range, valid_spectrum_mask
 
 if TYPE_CHECKING:
     from lyapunov_rnn.aelle import AelleFit
 
 __all__ = [
+    "FROZEN_METHODS",
+    "METRICS",
+    "REFIT_METHOD",
     "STATISTICS",
     "TABLE_COLUMNS",
+    "bootstrap_intervals",
     "classify",
     "early_prediction_table",
     "high_accuracy_labels",
+    "method_order",
     "select_threshold",
     "stage_checkpoints",
+    "summary_markdown",
 ]
 
 Direction = Literal["below", "above"]
 STATISTICS: dict[str, str] = {"LE max": "le_max", "LE mean": "le_mean", "LE std": "le_std"}
+LOSS_METHOD = "validation loss"
+SPECTRUM_REGRESSION = "logistic regression (spectrum)"
+CONFIGURATION = "configuration only"
+REFIT_METHOD = "AeLLE (per-stage refit)"
+FROZEN_METHODS: tuple[str, ...] = ("AeLLE", LOSS_METHOD, *STATISTICS, SPECTRUM_REGRESSION, CONFIGURATION)
+METRICS: tuple[str, ...] = ("recall", "precision", "f1")
 TABLE_COLUMNS: tuple[str, ...] = (
-    "stage", "training_fraction", "epoch", "method", "recall", "precision", "f1", "n_test",
-    "direction", "threshold",
+    "stage", "training_fraction", "epoch", "method",
+    *(f"{metric}{suffix}" for metric in METRICS for suffix in ("", "_low", "_high")),
+    "n_test", "n_high", "direction", "threshold",
 )
 
 
-def high_accuracy_labels(ds: xr.Dataset) -> pd.Series:
-    """True for networks whose final validation loss is below the median of all networks."""
+# --------------------------------------------------------------------------- #
+# Labels, stages, thresholds
+# --------------------------------------------------------------------------- #
+def high_accuracy_labels(ds: xr.Dataset, split: pd.Series) -> pd.Series:
+    """True for networks whose final validation loss is below the median of the training and validation networks'.
+
+    Parameters
+    ----------
+    ds : xr.Dataset
+        Experiment dataset.
+    split : pd.Series
+        Network id -> ``"train"``, ``"val"`` or ``"test"``; only training and
+        validation networks set the median, so test outcomes never move it.
+    """
     final = final_loss_for_ranking(ds)
-    return final < np.median(final.to_numpy())
+    known = split.reindex(final.index).isin(["train", "val"]).to_numpy()
+    if not known.any():
+        raise ValueError("no training or validation network: the label's median is undefined")
+    return final < np.median(final.to_numpy()[known])
 
 
 def stage_checkpoints(ds: xr.Dataset, stages: Sequence[float]) -> list[int]:
@@ -62,9 +126,6 @@ def stage_checkpoints(ds: xr.Dataset, stages: Sequence[float]) -> list[int]:
     return [int(np.argmin(np.abs(fractions - stage))) for stage in stages]
 
 
-# --------------------------------------------------------------------------- #
-# Threshold classifiers
-# --------------------------------------------------------------------------- #
 def classify(scores: np.ndarray, direction: Direction, threshold: float) -> np.ndarray:
     """Predict high accuracy where ``scores`` is below/above ``threshold``; NaN -> low."""
     scores = np.asarray(scores, dtype=float)
@@ -79,14 +140,14 @@ def select_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[Direction,
     Candidate thresholds are the midpoints between consecutive distinct finite
     scores plus one value beyond each end (all-high / all-low rules), for both
     directions. Ties are broken by the first maximum ("below" before "above",
-    thresholds ascending). Call this on the validation split only.
+    thresholds ascending). Call this on validation networks only.
 
     Parameters
     ----------
     scores : np.ndarray, shape (n,)
-        Score per network (NaN allowed: always classified low).
+        Score per sample (NaN allowed: always classified low).
     labels : np.ndarray of bool, shape (n,)
-        True for high-accuracy networks.
+        True for high-accuracy samples.
     """
     scores = np.asarray(scores, dtype=float)
     labels = np.asarray(labels, dtype=bool)
@@ -103,8 +164,11 @@ def select_threshold(scores: np.ndarray, labels: np.ndarray) -> tuple[Direction,
     return best[1], best[2]
 
 
+# --------------------------------------------------------------------------- #
+# Scores and their uncertainty
+# --------------------------------------------------------------------------- #
 def _metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """Recall, precision and F1 of the "high accuracy" class."""
+    """Recall, precision and F1 of the "high accuracy" class (0 where undefined, as scikit-learn's zero_division=0)."""
     return {
         "recall": recall_score(labels, predicted, zero_division=0),
         "precision": precision_score(labels, predicted, zero_division=0),
@@ -112,96 +176,274 @@ def _metrics(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     }
 
 
-def _stage_scores(
-    ds: xr.Dataset, stats: xr.Dataset, fit: AelleFit, checkpoint: int, split: pd.Series
-) -> dict[str, pd.Series]:
-    """Score per network at one checkpoint for each selected-threshold method (NaN = no info)."""
-    at_stage = ds.isel(checkpoint=checkpoint)
-    networks = ds["network"].values
-    latent = fit.encode(at_stage["exponents"].transpose("network", "exponent").values)
-    finite = np.isfinite(latent).all(axis=1)
-    train = finite & (split.to_numpy() == "train")
-    if train.sum() < 2:
-        raise ValueError(f"fewer than 2 training networks have a valid spectrum at checkpoint {checkpoint}")
-    pc1 = np.full(len(networks), np.nan)
-    pc1[finite] = PCA(n_components=1).fit(latent[train]).transform(latent[finite])[:, 0]
-    scores = {"AeLLE": pd.Series(pc1, index=networks)}
+def _counts_metric(metric: str):
+    """``metric`` of (labels, predicted) along ``axis``, vectorised for :func:`scipy.stats.bootstrap`."""
+
+    def statistic(labels: np.ndarray, predicted: np.ndarray, axis: int = -1) -> np.ndarray:
+        labels, predicted = labels.astype(bool), predicted.astype(bool)
+        true_positive = (labels & predicted).sum(axis=axis)
+        false_positive = (~labels & predicted).sum(axis=axis)
+        false_negative = (labels & ~predicted).sum(axis=axis)
+        numerator, denominator = {
+            "recall": (true_positive, true_positive + false_negative),
+            "precision": (true_positive, true_positive + false_positive),
+            "f1": (2 * true_positive, 2 * true_positive + false_positive + false_negative),
+        }[metric]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(denominator > 0, numerator / np.maximum(denominator, 1), 0.0)
+
+    return statistic
+
+
+def bootstrap_intervals(
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap intervals of recall, precision and F1 over the evaluated networks.
+
+    Networks are resampled with replacement (``scipy.stats.bootstrap``,
+    paired: a network keeps its label and prediction). Resamples without a
+    positive or without a predicted positive count 0, as in :func:`_metrics`.
+
+    Returns
+    -------
+    dict
+        ``metric -> (low, high)``; NaN for fewer than 2 networks.
+    """
+    labels, predicted = np.asarray(labels, dtype=bool), np.asarray(predicted, dtype=bool)
+    if labels.size < 2:
+        return {metric: (float("nan"), float("nan")) for metric in METRICS}
+    intervals = {}
+    for number, metric in enumerate(METRICS):
+        result = bootstrap(
+            (labels, predicted),
+            _counts_metric(metric),
+            paired=True,
+            vectorized=True,
+            n_resamples=resamples,
+            confidence_level=confidence,
+            method="percentile",
+            rng=np.random.default_rng([seed, number]),
+        )
+        intervals[metric] = (float(result.confidence_interval.low), float(result.confidence_interval.high))
+    return intervals
+
+
+# --------------------------------------------------------------------------- #
+# The score of each method
+# --------------------------------------------------------------------------- #
+def _latent_codes(ds: xr.Dataset, fit: AelleFit) -> np.ndarray:
+    """AeLLE latent codes of every (network, checkpoint), shape (networks, checkpoints, latent_dim)."""
+    exponents = ds["exponents"].transpose("network", "checkpoint", "exponent").values
+    n_networks, n_checkpoints = exponents.shape[:2]
+    return fit.encode(exponents.reshape(n_networks * n_checkpoints, -1)).reshape(n_networks, n_checkpoints, -1)
+
+
+def _project(latent: np.ndarray, pca: PCA) -> np.ndarray:
+    """PC1 of latent codes (..., d); NaN where a code is not finite."""
+    flat = latent.reshape(-1, latent.shape[-1])
+    finite = np.isfinite(flat).all(axis=1)
+    scores = np.full(flat.shape[0], np.nan)
+    if finite.any():
+        scores[finite] = pca.transform(flat[finite])[:, 0]
+    return scores.reshape(latent.shape[:-1])
+
+
+def _spectrum_features(ds: xr.Dataset, fit: AelleFit) -> tuple[np.ndarray, np.ndarray]:
+    """The AeLLE's standardised inputs of every (network, checkpoint) and which are valid."""
+    exponents = ds["exponents"].transpose("network", "checkpoint", "exponent").values
+    n_networks, n_checkpoints = exponents.shape[:2]
+    x, valid = fit.scaler.transform(exponents.reshape(n_networks * n_checkpoints, -1))
+    features = np.full((valid.size, x.shape[1]), np.nan)
+    features[valid] = x
+    return features.reshape(n_networks, n_checkpoints, -1), valid.reshape(n_networks, n_checkpoints)
+
+
+def _configuration_features(ds: xr.Dataset) -> np.ndarray:
+    """log p, log hidden size and the one-hot architecture of every network."""
+    architecture = ds["architecture"].values.astype(str)
+    one_hot = (architecture[:, None] == np.unique(architecture)[None, :]).astype(float)
+    return np.column_stack(
+        [np.log(ds["init_param"].values.astype(float)), np.log(ds["hidden_size"].values.astype(float)), one_hot]
+    )
+
+
+def _frozen_scores(
+    ds: xr.Dataset, fit: AelleFit, labels: np.ndarray, parts: dict[str, np.ndarray], training: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Score of every frozen method for every (network, checkpoint), shape (networks, checkpoints)."""
+    n_checkpoints = ds.sizes["checkpoint"]
+    valid = valid_spectrum_mask(ds).transpose("network", "checkpoint").values
+    calibration = parts["val"][:, None] & training[None, :] & valid
+
+    latent = _latent_codes(ds, fit)
+    if calibration.sum() < 2:
+        raise ValueError("fewer than 2 validation samples with a valid spectrum: cannot fit the AeLLE direction")
+    scores = {"AeLLE": _project(latent, PCA(n_components=1).fit(latent[calibration]))}
+
+    scores[LOSS_METHOD] = ds["val_loss"].transpose("network", "checkpoint").values.astype(float)
+    statistics = spectrum_statistics(ds)
     for method, variable in STATISTICS.items():
-        scores[method] = stats[variable].isel(checkpoint=checkpoint).to_series()
+        scores[method] = statistics[variable].transpose("network", "checkpoint").values
+
+    features, feature_valid = _spectrum_features(ds, fit)
+    train_samples = parts["train"][:, None] & training[None, :] & feature_valid
+    sample_labels = np.broadcast_to(labels[:, None], train_samples.shape)
+    regression = LogisticRegression(max_iter=2000).fit(features[train_samples], sample_labels[train_samples])
+    spectrum_scores = np.full(train_samples.shape, np.nan)
+    spectrum_scores[feature_valid] = regression.decision_function(features[feature_valid])
+    scores[SPECTRUM_REGRESSION] = spectrum_scores
+
+    configuration = _configuration_features(ds)
+    by_configuration = LogisticRegression(max_iter=2000).fit(configuration[parts["train"]], labels[parts["train"]])
+    scores[CONFIGURATION] = np.repeat(by_configuration.decision_function(configuration)[:, None], n_checkpoints, axis=1)
     return scores
 
 
+def _frozen_rules(
+    scores: dict[str, np.ndarray], labels: np.ndarray, parts: dict[str, np.ndarray], training: np.ndarray
+) -> dict[str, tuple[Direction, float]]:
+    """Direction and threshold of each frozen method, chosen on the validation networks only."""
+    sample_labels = np.broadcast_to(labels[:, None], (labels.size, training.size))
+    calibration = parts["val"][:, None] & training[None, :]
+    rules = {}
+    for method, values in scores.items():
+        if method == LOSS_METHOD:  # the loss the label is defined on: the validation networks' final losses
+            rules[method] = select_threshold(values[parts["val"], -1], labels[parts["val"]])
+        else:
+            rules[method] = select_threshold(values[calibration], sample_labels[calibration])
+    return rules
+
+
+def _refit_scores(
+    ds: xr.Dataset, fit: AelleFit, labels: np.ndarray, parts: dict[str, np.ndarray], checkpoint: int
+) -> tuple[np.ndarray, tuple[Direction, float]]:
+    """The per-stage refit: PCA on the training networks at ``checkpoint``, threshold on its validation networks."""
+    latent = fit.encode(ds["exponents"].isel(checkpoint=checkpoint).transpose("network", "exponent").values)
+    train = np.isfinite(latent).all(axis=1) & parts["train"]
+    if train.sum() < 2:
+        raise ValueError(f"fewer than 2 training networks have a valid spectrum at checkpoint {checkpoint}")
+    pc1 = _project(latent, PCA(n_components=1).fit(latent[train]))
+    return pc1, select_threshold(pc1[parts["val"]], labels[parts["val"]])
+
+
+# --------------------------------------------------------------------------- #
+# The table
+# --------------------------------------------------------------------------- #
 def early_prediction_table(
-    ds: xr.Dataset, fit: AelleFit, *, stages: Sequence[float] = (0.0, 0.1, 0.2, 0.5)
+    ds: xr.Dataset,
+    fit: AelleFit,
+    *,
+    stages: Sequence[float] = (0.0, 0.1, 0.2, 0.5),
+    resamples: int = 2000,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Classify networks as high/low final accuracy from early information.
+    """Classify the test networks as high/low final accuracy from the information of each stage.
 
-    For every stage, the checkpoint whose ``training_fraction`` is closest is
-    used (its actual fraction and epoch are reported). Methods:
-
-    ``"AeLLE"``
-        PC1 of the AeLLE latent code; the PCA is fitted on the latents of the
-        training networks at that checkpoint, the direction and threshold are
-        chosen for the best F1 on the validation networks
-        (:func:`select_threshold`).
-    ``"val_loss"``
-        Validation loss at that checkpoint below its median over the training
-        networks.
-    ``"LE max"``, ``"LE mean"``, ``"LE std"``
-        The spectrum statistic (:func:`spectrum_statistics`) with direction and
-        threshold chosen on the validation networks.
-
-    The label is :func:`high_accuracy_labels`. Recall, precision and F1 of the
-    high class are computed on the test networks of ``fit.split`` only; the
-    test split is never used to choose anything.
+    See the module documentation for the protocol and the methods. For every
+    stage, the checkpoint whose ``training_fraction`` is closest is used (its
+    actual fraction and epoch are reported).
 
     Parameters
     ----------
     ds : xr.Dataset
         Experiment dataset.
     fit : AelleFit
-        Trained AeLLE; its ``split`` defines the train/val/test networks.
+        Trained AeLLE; its ``split`` defines the training, validation and test
+        networks and ``config.training_fractions`` its training checkpoints.
     stages : sequence of float
         Training fractions in [0, 1].
+    resamples : int
+        Bootstrap resamples per interval.
+    seed : int
+        Seed of the bootstrap.
 
     Returns
     -------
     pd.DataFrame
-        Columns ``stage, training_fraction, epoch, method, recall, precision,
-        f1, n_test, direction, threshold`` (``direction``/``threshold``: the
-        rule "high accuracy if score below/above threshold"; threshold in the
-        score's units: nats per step for LE statistics, loss units for
-        val_loss, arbitrary units for AeLLE).
+        Columns :data:`TABLE_COLUMNS`: per stage and method, recall,
+        precision and F1 of the high class on the test networks with the
+        bounds of their 95 % intervals, ``n_test``, ``n_high`` (high-accuracy
+        test networks), and the frozen rule ("high if score below/above
+        threshold"; the threshold is in the score's units: loss units for the
+        validation loss, the spectrum's units for LE statistics, arbitrary
+        units otherwise). The validation loss has no row at a stage with
+        ``training_fraction`` 0.
     """
     split = fit.split.reindex(ds["network"].values).fillna("")
-    labels = high_accuracy_labels(ds).to_numpy()
     parts = {name: split.to_numpy() == name for name in ("train", "val", "test")}
     if not parts["test"].any() or not parts["val"].any():
         raise ValueError("fit.split has no validation or no test network in ds")
-    stats = spectrum_statistics(ds)
+    labels = high_accuracy_labels(ds, split).to_numpy()
+    training = in_fraction_range(ds, fit.config.training_fractions)
+    scores = _frozen_scores(ds, fit, labels, parts, training)
+    rules = _frozen_rules(scores, labels, parts, training)
+    test_labels = labels[parts["test"]]
+
     rows = []
     for stage, checkpoint in zip(stages, stage_checkpoints(ds, stages), strict=True):
-        scores = _stage_scores(ds, stats, fit, checkpoint, split)
-        loss = ds["val_loss"].isel(checkpoint=checkpoint).to_series().to_numpy()
-        rules: dict[str, tuple[Direction, float]] = {
-            "val_loss": ("below", float(np.nanmedian(loss[parts["train"]])))
-        }
-        for method, series in scores.items():
-            rules[method] = select_threshold(series.to_numpy()[parts["val"]], labels[parts["val"]])
-        for method in ("AeLLE", "val_loss", *STATISTICS):
-            values = loss if method == "val_loss" else scores[method].to_numpy()
-            direction, threshold = rules[method]
-            predicted = classify(values, direction, threshold)
-            rows.append(
-                {
-                    "stage": float(stage),
-                    "training_fraction": float(ds["training_fraction"].values[checkpoint]),
-                    "epoch": int(ds["epoch"].values[checkpoint]),
-                    "method": method,
-                    **_metrics(labels[parts["test"]], predicted[parts["test"]]),
-                    "n_test": int(parts["test"].sum()),
-                    "direction": direction,
-                    "threshold": threshold,
-                }
+        fraction = float(ds["training_fraction"].values[checkpoint])
+        refit_scores, refit_rule = _refit_scores(ds, fit, labels, parts, checkpoint)
+        stage_scores = {method: values[:, checkpoint] for method, values in scores.items()}
+        stage_rules = dict(rules)
+        stage_scores[REFIT_METHOD], stage_rules[REFIT_METHOD] = refit_scores, refit_rule
+        if fraction == 0:  # no loss exists before training
+            del stage_scores[LOSS_METHOD]
+        for method, values in stage_scores.items():
+            direction, threshold = stage_rules[method]
+            predicted = classify(values, direction, threshold)[parts["test"]]
+            point = _metrics(test_labels, predicted)
+            interval = bootstrap_intervals(test_labels, predicted, resamples=resamples, seed=seed)
+            row = {"stage": float(stage), "training_fraction": fraction, "epoch": int(ds["epoch"].values[checkpoint])}
+            row["method"] = method
+            for metric in METRICS:
+                row[metric] = point[metric]
+                row[f"{metric}_low"], row[f"{metric}_high"] = interval[metric]
+            row.update(
+                n_test=int(parts["test"].sum()), n_high=int(test_labels.sum()), direction=direction, threshold=threshold
             )
+            rows.append(row)
     return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def method_order(table: pd.DataFrame) -> list[str]:
+    """The methods of ``table``: the frozen ones in :data:`FROZEN_METHODS` order, the per-stage refit, then others."""
+    known = [method for method in (*FROZEN_METHODS, REFIT_METHOD) if (table["method"] == method).any()]
+    return known + [method for method in dict.fromkeys(table["method"]) if method not in known]
+
+
+def summary_markdown(table: pd.DataFrame) -> str:
+    """The table as GitHub markdown: one row per method, one column per stage.
+
+    Each cell is ``F1 [95 % interval] (precision / recall)``; "–" where a
+    method has no value (the validation loss before training). The header
+    states ``n_test`` and how many test networks are high accuracy.
+    """
+    stages = table.drop_duplicates("training_fraction").sort_values("training_fraction")
+    header = [f"{fraction:.0%} of training (epoch {epoch})" for fraction, epoch in
+              zip(stages["training_fraction"], stages["epoch"], strict=True)]
+    lines = [
+        f"n_test = {int(table['n_test'].iloc[0])} test networks, {int(table['n_high'].iloc[0])} of them high accuracy. "
+        "Cells: F1 [95 % bootstrap interval] (precision / recall).",
+        "",
+        "| method | " + " | ".join(header) + " |",
+        "|---|" + "---|" * len(header),
+    ]
+    for method in method_order(table):
+        rows = table[table["method"] == method].drop_duplicates("training_fraction").set_index("training_fraction")
+        cells = []
+        for fraction in stages["training_fraction"]:
+            if fraction not in rows.index:
+                cells.append("–")
+                continue
+            row = rows.loc[fraction]
+            cells.append(
+                f"{row['f1']:.2f} [{row['f1_low']:.2f}, {row['f1_high']:.2f}] "
+                f"({row['precision']:.2f} / {row['recall']:.2f})"
+            )
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -34,11 +34,16 @@ __all__ = ["KNOWN_CORPORA", "CharacterLM"]
 #: Size of corpora by sha256, so that :meth:`CharacterLM.shape` needs no
 #: download: karpathy/char-rnn ``data/tinyshakespeare/input.txt`` (the corpus
 #: of ``experiments/charlm.yaml``), 1,115,394 ASCII characters of which 65 are
-#: distinct.
+#: distinct; War and Peace as shipped by shlizee/LyapunovAutoEncode
+#: (``CharRNN/data/input.txt``, the corpus of ``experiments/paper-charlm.yaml``),
+#: 3,202,303 characters of which 82 are distinct.
 KNOWN_CORPORA: Mapping[str, Mapping[str, int]] = MappingProxyType(
     {
         "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed": MappingProxyType(
             {"characters": 1_115_394, "vocabulary": 65}
+        ),
+        "eaecfcb30408e2bc35ffe69b297127e3a6ca75548c033df4d2e703b5ff711f8d": MappingProxyType(
+            {"characters": 3_202_303, "vocabulary": 82}
         ),
     }
 )
