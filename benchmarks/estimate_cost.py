@@ -218,6 +218,34 @@ def time_group(
     return seconds_per_step, seconds_per_spectrum
 
 
+def time_first_trainable(
+    specs: list[NetworkSpec],
+    shape: TaskShape,
+    training: TrainingConfig,
+    lyapunov: LyapunovConfig,
+    steps: int,
+    device: torch.device,
+    attempts: int = 5,
+) -> tuple[float, float]:
+    """:func:`time_group` of the first of ``specs`` whose training loss stays finite on random data.
+
+    A network with a large p and no gradient clipping can diverge within the
+    timed steps, which would stop the timed epoch early; such a network costs
+    less in the workflow (it stops training), so it is skipped here.
+
+    Raises
+    ------
+    RuntimeError
+        If the first ``attempts`` networks all diverge.
+    """
+    for spec in specs[:attempts]:
+        try:
+            return time_group(spec, shape, training, lyapunov, steps, device)
+        except RuntimeError as error:
+            print(f"  {error}; trying the next network", file=sys.stderr, flush=True)
+    raise RuntimeError(f"the first {attempts} {specs[0].architecture} N={specs[0].hidden_size} networks all diverge")
+
+
 def network_seconds(
     seconds_per_step: float, seconds_per_spectrum: float, shape: TaskShape, training: TrainingConfig
 ) -> tuple[float, float]:
@@ -275,8 +303,7 @@ def estimate_config(path: Path, steps: int, device: torch.device) -> dict[str, A
     groups = []
     for (architecture, hidden_size), members in by_kind.items():
         print(f"{path}: timing {architecture} N={hidden_size} ...", file=sys.stderr, flush=True)
-        spec = members[0]
-        per_step, per_spectrum = time_group(spec, shape, training, config.lyapunov, steps, device)
+        per_step, per_spectrum = time_first_trainable(members, shape, training, config.lyapunov, steps, device)
         training_seconds, spectra_seconds = network_seconds(per_step, per_spectrum, shape, training)
         count = len(members)
         groups.append(
