@@ -3,8 +3,8 @@
 The JSON schema ``workflow/schemas/config.schema.yaml`` (shipped in the
 package as ``config.schema.yaml``) is the single source of the configuration's
 structure and defaults. :func:`validate_config` checks a dict against it with
-:mod:`jsonschema` and fills in the defaults (the Snakefile does the same with
-Snakemake's ``validate``); :func:`experiment_config` then builds an
+:mod:`jsonschema` and fills in the defaults (the workflow calls it from
+``workflow/rules/common.smk``); :func:`experiment_config` then builds an
 :class:`ExperimentConfig`, one frozen dataclass per section, whose field
 names are the config's keys and whose field defaults are read from the schema.
 The checks a schema cannot express (the task's own options, a grid without
@@ -89,7 +89,7 @@ class CellOptions:
     """``cell_options``: options of the recurrent cells and of their initialisation.
 
     ``bias`` and ``input_init`` are one value for every architecture or a
-    mapping architecture -> value; :func:`network_spec` resolves them per
+    mapping architecture -> value; :func:`network_specs` resolves them per
     network (see :func:`lyapunov_rnn.models.make_recurrent` and
     :func:`lyapunov_rnn.models.initialize_uniform`).
 
@@ -236,10 +236,10 @@ class AelleConfig:
     seed: int = _default("aelle", "seed")
 
     def __post_init__(self) -> None:
-        # YAML gives lists; keep the frozen dataclass hashable and comparable.
         low, high = self.training_fractions
         if not low <= high:
             raise ConfigError(f"aelle.training_fractions: need low <= high, got {list(self.training_fractions)}")
+        # YAML gives lists; keep the frozen dataclass hashable and comparable.
         for name in ("alpha", "split", "hidden_dim", "training_fractions"):
             value = getattr(self, name)
             if isinstance(value, list):

@@ -236,11 +236,16 @@ def bootstrap_intervals(
 # --------------------------------------------------------------------------- #
 # The score of each method
 # --------------------------------------------------------------------------- #
+def _flat_exponents(ds: xr.Dataset) -> tuple[np.ndarray, tuple[int, int]]:
+    """Every (network, checkpoint) spectrum as a row, and the (networks, checkpoints) shape to fold results back."""
+    exponents = ds["exponents"].transpose("network", "checkpoint", "exponent").values
+    return exponents.reshape(-1, exponents.shape[-1]), exponents.shape[:2]
+
+
 def _latent_codes(ds: xr.Dataset, fit: AelleFit) -> np.ndarray:
     """AeLLE latent codes of every (network, checkpoint), shape (networks, checkpoints, latent_dim)."""
-    exponents = ds["exponents"].transpose("network", "checkpoint", "exponent").values
-    n_networks, n_checkpoints = exponents.shape[:2]
-    return fit.encode(exponents.reshape(n_networks * n_checkpoints, -1)).reshape(n_networks, n_checkpoints, -1)
+    spectra, shape = _flat_exponents(ds)
+    return fit.encode(spectra).reshape(*shape, -1)
 
 
 def _project(latent: np.ndarray, pca: PCA) -> np.ndarray:
@@ -255,12 +260,11 @@ def _project(latent: np.ndarray, pca: PCA) -> np.ndarray:
 
 def _spectrum_features(ds: xr.Dataset, fit: AelleFit) -> tuple[np.ndarray, np.ndarray]:
     """The AeLLE's standardised inputs of every (network, checkpoint) and which are valid."""
-    exponents = ds["exponents"].transpose("network", "checkpoint", "exponent").values
-    n_networks, n_checkpoints = exponents.shape[:2]
-    x, valid = fit.scaler.transform(exponents.reshape(n_networks * n_checkpoints, -1))
+    spectra, shape = _flat_exponents(ds)
+    x, valid = fit.scaler.transform(spectra)
     features = np.full((valid.size, x.shape[1]), np.nan)
     features[valid] = x
-    return features.reshape(n_networks, n_checkpoints, -1), valid.reshape(n_networks, n_checkpoints)
+    return features.reshape(*shape, -1), valid.reshape(shape)
 
 
 def _configuration_features(ds: xr.Dataset) -> np.ndarray:
@@ -273,14 +277,20 @@ def _configuration_features(ds: xr.Dataset) -> np.ndarray:
 
 
 def _frozen_scores(
-    ds: xr.Dataset, fit: AelleFit, labels: np.ndarray, parts: dict[str, np.ndarray], training: np.ndarray
+    ds: xr.Dataset,
+    fit: AelleFit,
+    latent: np.ndarray,
+    labels: np.ndarray,
+    parts: dict[str, np.ndarray],
+    training: np.ndarray,
 ) -> dict[str, np.ndarray]:
-    """Score of every frozen method for every (network, checkpoint), shape (networks, checkpoints)."""
+    """Score of every frozen method for every (network, checkpoint), shape (networks, checkpoints).
+
+    ``latent`` holds the AeLLE latent codes of every (network, checkpoint) (:func:`_latent_codes`).
+    """
     n_checkpoints = ds.sizes["checkpoint"]
     valid = valid_spectrum_mask(ds).transpose("network", "checkpoint").values
     calibration = parts["val"][:, None] & training[None, :] & valid
-
-    latent = _latent_codes(ds, fit)
     if calibration.sum() < 2:
         raise ValueError("fewer than 2 validation samples with a valid spectrum: cannot fit the AeLLE direction")
     scores = {"AeLLE": _project(latent, PCA(n_components=1).fit(latent[calibration]))}
@@ -320,10 +330,12 @@ def _frozen_rules(
 
 
 def _refit_scores(
-    ds: xr.Dataset, fit: AelleFit, labels: np.ndarray, parts: dict[str, np.ndarray], checkpoint: int
+    latent: np.ndarray, labels: np.ndarray, parts: dict[str, np.ndarray], checkpoint: int
 ) -> tuple[np.ndarray, tuple[Direction, float]]:
-    """The per-stage refit: PCA on the training networks at ``checkpoint``, threshold on its validation networks."""
-    latent = fit.encode(ds["exponents"].isel(checkpoint=checkpoint).transpose("network", "exponent").values)
+    """The per-stage refit: PCA on the training networks' codes at one checkpoint, threshold on its validation networks.
+
+    ``latent`` holds the latent codes of every network at ``checkpoint``, shape (networks, latent_dim).
+    """
     train = np.isfinite(latent).all(axis=1) & parts["train"]
     if train.sum() < 2:
         raise ValueError(f"fewer than 2 training networks have a valid spectrum at checkpoint {checkpoint}")
@@ -380,14 +392,15 @@ def early_prediction_table(
         raise ValueError("fit.split has no validation or no test network in ds")
     labels = high_accuracy_labels(ds, split).to_numpy()
     training = in_fraction_range(ds, fit.config.training_fractions)
-    scores = _frozen_scores(ds, fit, labels, parts, training)
+    latent = _latent_codes(ds, fit)
+    scores = _frozen_scores(ds, fit, latent, labels, parts, training)
     rules = _frozen_rules(scores, labels, parts, training)
     test_labels = labels[parts["test"]]
 
     rows = []
     for stage, checkpoint in zip(stages, stage_checkpoints(ds, stages), strict=True):
         fraction = float(ds["training_fraction"].values[checkpoint])
-        refit_scores, refit_rule = _refit_scores(ds, fit, labels, parts, checkpoint)
+        refit_scores, refit_rule = _refit_scores(latent[:, checkpoint], labels, parts, checkpoint)
         stage_scores = {method: values[:, checkpoint] for method, values in scores.items()}
         stage_rules = dict(rules)
         stage_scores[REFIT_METHOD], stage_rules[REFIT_METHOD] = refit_scores, refit_rule
