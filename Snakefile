@@ -25,6 +25,10 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/lyapunov.smk"
 include: "workflow/rules/aelle.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/novel_inputs.smk"
+include: "workflow/rules/evolution.smk"
+include: "workflow/rules/aelle_figures.smk"
+include: "workflow/rules/convergence.smk"
 
 
 rule all:

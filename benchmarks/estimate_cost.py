@@ -23,9 +23,11 @@ the values). The timings are then extrapolated per network::
 
     training = s/step * ceil(train_size / batch_size) * epochs
                + (epochs + 1) * ceil(test_size / batch_size) * s/step * EVAL_STEP_FRACTION
-    spectra  = s/spectrum * (epochs + 1)             # one spectrum per checkpoint
+    spectra  = s/spectrum * (epochs + 1) * input_sets  # one spectrum per checkpoint and input set
 
-and multiplied by the number of networks of that (architecture, hidden_size).
+(``input_sets`` is 2 with ``analysis.novel_inputs``, which computes every
+spectrum a second time from other test sequences) and multiplied by the number
+of networks of that (architecture, hidden_size).
 The workflow runs every ``train`` and ``spectra`` job with one thread
 (``threads: 1``), so ``--threads 1`` on a CPU measures the per-job cost, and the
 total is then in core-hours; on CUDA it is GPU-hours (one job per GPU).
@@ -305,6 +307,7 @@ def estimate_config(path: Path, steps: int, device: torch.device) -> dict[str, A
         print(f"{path}: timing {architecture} N={hidden_size} ...", file=sys.stderr, flush=True)
         per_step, per_spectrum = time_first_trainable(members, shape, training, config.lyapunov, steps, device)
         training_seconds, spectra_seconds = network_seconds(per_step, per_spectrum, shape, training)
+        spectra_seconds *= 2 if config.analysis.novel_inputs else 1
         count = len(members)
         groups.append(
             GroupCost(

@@ -3,9 +3,9 @@
     python docs/update_readme.py default       # after `snakemake --cores all`
     python docs/update_readme.py paper-mini    # after `snakemake --cores all --configfile experiments/paper-mini.yaml`
 
-For experiment E, the README block between ``<!-- BEGIN early_prediction:E -->`` and
-``<!-- END early_prediction:E -->`` is replaced by ``results/E/tables/early_prediction.md`` (the
-workflow's own markdown of its table), and the figures named in ``FIGURES[E]`` are copied from
+For experiment E, each README block between ``<!-- BEGIN <table>:E -->`` and ``<!-- END <table>:E -->``
+is replaced by ``results/E/tables/<table>.md`` (the workflow's own markdown of that table; ``early_prediction``
+must have a block, the other tables in ``TABLES`` may), and the figures named in ``FIGURES[E]`` are copied from
 ``results/E/figures/`` to ``docs/images/`` (``E_name.png`` unless E is the default). Nothing is typed by hand.
 """
 
@@ -18,21 +18,30 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = {
-    "default": ("accuracy_vs_init", "spectra", "latent_embedding", "early_prediction"),
+    "default": (
+        "accuracy_vs_init", "spectra", "spectra_over_training", "convergence", "latent_embedding",
+        "latent_perturbation", "early_prediction", "novel_inputs", "correlations_over_training",
+    ),
     "paper-mini": ("early_prediction", "latent_embedding"),
 }
+#: Tables whose markdown the README shows; the first must have a block for every experiment updated.
+TABLES = ("early_prediction", "novel_inputs")
 
 
 def update(experiment: str, readme: Path = ROOT / "README.md") -> list[Path]:
     """Update ``readme`` and ``docs/images`` from ``results/<experiment>``; return the files written."""
     results = ROOT / "results" / experiment
-    table = (results / "tables" / "early_prediction.md").read_text().strip()
-    begin, end = f"<!-- BEGIN early_prediction:{experiment} -->", f"<!-- END early_prediction:{experiment} -->"
     text = readme.read_text()
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), flags=re.DOTALL)
-    if not pattern.search(text):
-        raise SystemExit(f"{readme}: no block {begin} ... {end}")
-    readme.write_text(pattern.sub(lambda _: f"{begin}\n{table}\n{end}", text))
+    for number, name in enumerate(TABLES):
+        begin, end = f"<!-- BEGIN {name}:{experiment} -->", f"<!-- END {name}:{experiment} -->"
+        pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), flags=re.DOTALL)
+        if not pattern.search(text):
+            if number == 0:
+                raise SystemExit(f"{readme}: no block {begin} ... {end}")
+            continue
+        table = (results / "tables" / f"{name}.md").read_text().strip()
+        text = pattern.sub(lambda _, table=table, begin=begin, end=end: f"{begin}\n{table}\n{end}", text)
+    readme.write_text(text)
     written = [readme]
     for name in FIGURES.get(experiment, ()):
         target = ROOT / "docs" / "images" / (f"{name}.png" if experiment == "default" else f"{experiment}_{name}.png")

@@ -21,6 +21,7 @@ from lyapunov_rnn.config import (
     network_seed,
     network_specs,
     network_table,
+    network_training,
 )
 from lyapunov_rnn.conventions import ALIASES, CONVENTIONS
 from lyapunov_rnn.models import ARCHITECTURES
@@ -228,3 +229,157 @@ def test_networks_may_be_a_list_of_grids(default_config):
     default_config["networks"].append({"architecture": ["gru"], "hidden_size": [8], "init_param": [1.0]})
     with pytest.raises(ConfigError, match="repeats a network"):
         experiment_config(default_config)
+
+
+# --------------------------------------------------------------------------- #
+# Grids that sweep the learning rate and dropout
+# --------------------------------------------------------------------------- #
+#: The network ids (Snakemake Paramspace wildcards) and derived seeds of config.yaml, computed with the code
+#: before grids could sweep learning_rate and dropout: experiments that do not sweep them keep paths and seeds.
+DEFAULT_NETWORK_IDS_AND_SEEDS = [
+    ('architecture~rnn_hidden_size~32_init_param~0.02_replicate~0', 3873752457818586458),
+    ('architecture~rnn_hidden_size~32_init_param~0.05_replicate~0', 6307274081855986644),
+    ('architecture~rnn_hidden_size~32_init_param~0.1_replicate~0', 3586354804699612359),
+    ('architecture~rnn_hidden_size~32_init_param~0.2_replicate~0', 1074543060895659392),
+    ('architecture~rnn_hidden_size~32_init_param~0.3_replicate~0', 281313450036343189),
+    ('architecture~rnn_hidden_size~32_init_param~0.5_replicate~0', 799227126858252080),
+    ('architecture~rnn_hidden_size~32_init_param~0.8_replicate~0', 770858195289897593),
+    ('architecture~rnn_hidden_size~32_init_param~1.2_replicate~0', 8187085782507838971),
+    ('architecture~rnn_hidden_size~32_init_param~2_replicate~0', 4600729901905887008),
+    ('architecture~rnn_hidden_size~32_init_param~3_replicate~0', 5834272321506219093),
+    ('architecture~rnn_hidden_size~32_init_param~5_replicate~0', 1394473466793506273),
+    ('architecture~rnn_hidden_size~32_init_param~8_replicate~0', 8478354885823962121),
+    ('architecture~lstm_hidden_size~32_init_param~0.02_replicate~0', 6511522529482633678),
+    ('architecture~lstm_hidden_size~32_init_param~0.05_replicate~0', 2306483970687582684),
+    ('architecture~lstm_hidden_size~32_init_param~0.1_replicate~0', 9221317009165081767),
+    ('architecture~lstm_hidden_size~32_init_param~0.2_replicate~0', 2667067593147000686),
+    ('architecture~lstm_hidden_size~32_init_param~0.3_replicate~0', 134153137965126034),
+    ('architecture~lstm_hidden_size~32_init_param~0.5_replicate~0', 518715218397891712),
+    ('architecture~lstm_hidden_size~32_init_param~0.8_replicate~0', 6237102587174975644),
+    ('architecture~lstm_hidden_size~32_init_param~1.2_replicate~0', 6509312883247838662),
+    ('architecture~lstm_hidden_size~32_init_param~2_replicate~0', 6532315410151058426),
+    ('architecture~lstm_hidden_size~32_init_param~3_replicate~0', 3290996810393583235),
+    ('architecture~lstm_hidden_size~32_init_param~5_replicate~0', 5789445060019566846),
+    ('architecture~lstm_hidden_size~32_init_param~8_replicate~0', 5393205889628275844),
+    ('architecture~gru_hidden_size~32_init_param~0.02_replicate~0', 7555073438902288255),
+    ('architecture~gru_hidden_size~32_init_param~0.05_replicate~0', 9072853954517069012),
+    ('architecture~gru_hidden_size~32_init_param~0.1_replicate~0', 2203092198129346486),
+    ('architecture~gru_hidden_size~32_init_param~0.2_replicate~0', 1926798144055799255),
+    ('architecture~gru_hidden_size~32_init_param~0.3_replicate~0', 6547007439005463755),
+    ('architecture~gru_hidden_size~32_init_param~0.5_replicate~0', 5705142604956632972),
+    ('architecture~gru_hidden_size~32_init_param~0.8_replicate~0', 3269127167731662096),
+    ('architecture~gru_hidden_size~32_init_param~1.2_replicate~0', 6416484201309182587),
+    ('architecture~gru_hidden_size~32_init_param~2_replicate~0', 4168812069691880320),
+    ('architecture~gru_hidden_size~32_init_param~3_replicate~0', 6406018679838036371),
+    ('architecture~gru_hidden_size~32_init_param~5_replicate~0', 6013849195434513961),
+    ('architecture~gru_hidden_size~32_init_param~8_replicate~0', 5624184281620977602),
+]
+
+
+def test_default_network_ids_and_seeds_are_unchanged(default_config):
+    from snakemake.utils import Paramspace
+
+    config = experiment_config(default_config)
+    table = network_table(config)
+    assert list(table.columns) == ["architecture", "hidden_size", "init_param", "replicate"]
+    ids = list(Paramspace(table, filename_params="*", single_wildcard="network").instance_patterns)
+    seeds = [spec.seed for spec in network_specs(config)]
+    assert list(zip(ids, seeds, strict=True)) == DEFAULT_NETWORK_IDS_AND_SEEDS
+
+
+def test_grids_may_sweep_learning_rate_and_dropout(default_config):
+    default_config["training"].update(learning_rate=0.01, dropout=0.1)
+    default_config["networks"] = [
+        {"architecture": ["rnn"], "hidden_size": [8], "init_param": [0.5, 2.0], "learning_rate": [0.001, 0.1]},
+        {"architecture": ["lstm"], "hidden_size": [8], "init_param": [0.5]},
+    ]
+    config = experiment_config(copy.deepcopy(default_config))
+    table = network_table(config)
+    # Only the swept option is a column, before replicate; the grid that does not list it has the training value.
+    assert list(table.columns) == ["architecture", "hidden_size", "init_param", "learning_rate", "replicate"]
+    assert table["learning_rate"].tolist() == ["0.001", "0.1", "0.001", "0.1", "0.01"]
+    assert table["init_param"].tolist() == ["0.5", "0.5", "2", "2", "0.5"]
+    specs = network_specs(config)
+    assert [(spec.learning_rate, spec.dropout) for spec in specs] == [(0.001, 0.1), (0.1, 0.1)] * 2 + [(0.01, 0.1)]
+    assert len({spec.seed for spec in specs}) == 5  # networks differing in learning rate are independent
+
+    default_config["networks"][1]["dropout"] = [0.0, 0.5]
+    table = network_table(experiment_config(copy.deepcopy(default_config)))
+    assert list(table.columns)[3:5] == ["learning_rate", "dropout"]
+    assert table["dropout"].tolist() == ["0.1"] * 4 + ["0", "0.5"]
+
+
+def test_swept_networks_seeds_hash_the_training_options(default_config):
+    identity = {"architecture": "lstm", "hidden_size": 64, "init_param": "0.5", "replicate": 0}
+    with_rate = {**identity, "learning_rate": "0.01"}
+    assert network_seed(0, with_rate) != network_seed(0, identity)
+    assert network_seed(0, {**with_rate, "learning_rate": "0.1"}) != network_seed(0, with_rate)
+    assert network_seed(0, {**with_rate, "dropout": "0.1"}) != network_seed(0, with_rate)
+
+    default_config["networks"]["learning_rate"] = [0.001, 0.01]
+    config = experiment_config(default_config)
+    for row, spec in zip(network_table(config).to_dict("records"), network_specs(config), strict=True):
+        assert spec.seed == network_seed(0, row)
+
+
+def test_a_listed_training_value_equal_to_the_section_repeats_a_network(default_config):
+    default_config["training"]["learning_rate"] = 0.01
+    default_config["networks"] = [
+        {"architecture": ["rnn"], "hidden_size": [8], "init_param": [0.5], "learning_rate": [0.01, 0.1]},
+        {"architecture": ["rnn"], "hidden_size": [8], "init_param": [0.5]},
+    ]
+    with pytest.raises(ConfigError, match="repeats a network.*'learning_rate': '0.01'"):
+        experiment_config(default_config)
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("learning_rate", [], r"networks\.learning_rate: \[\] should be non-empty"),
+        ("learning_rate", [0.01, 0], r"networks\.learning_rate\[1\]"),
+        ("learning_rate", 0.01, r"networks\.learning_rate: 0.01 is not of type 'array'"),
+        ("dropout", [1.0], r"networks\.dropout\[0\]"),
+        ("dropout", [-0.1], r"networks\.dropout\[0\]"),
+        ("dropout", [], r"networks\.dropout: \[\] should be non-empty"),
+    ],
+    ids=["empty-rate", "zero-rate", "scalar-rate", "dropout-one", "negative-dropout", "empty-dropout"],
+)
+def test_bad_swept_training_options_name_the_key(default_config, key, value, message):
+    default_config["networks"][key] = value
+    with pytest.raises(ConfigError, match=message):
+        experiment_config(default_config)
+
+
+def test_network_training_takes_the_spec_values_over_the_section():
+    training = TrainingConfig(epochs=2, learning_rate=0.01, dropout=0.1)
+    spec, resolved = network_training(NetworkSpec("gru", 4, 0.5, 0, learning_rate=0.3, dropout=0.0), training)
+    assert (resolved.learning_rate, resolved.dropout) == (spec.learning_rate, spec.dropout) == (0.3, 0.0)
+    assert resolved.epochs == 2 and resolved.grad_clip == training.grad_clip
+    spec, resolved = network_training(NetworkSpec("gru", 4, 0.5, 0), training)
+    assert (resolved.learning_rate, resolved.dropout) == (spec.learning_rate, spec.dropout) == (0.01, 0.1)
+
+
+def test_novel_inputs_need_a_second_set_of_test_sequences(default_config):
+    """analysis.novel_inputs drives every network with 2 x lyapunov.sequences test sequences: checked before any job."""
+    default_config["task"]["subset"] = 20  # 20 test sequences
+    default_config["lyapunov"]["sequences"] = 10
+    assert experiment_config(copy.deepcopy(default_config)).analysis.novel_inputs  # 2 x 10 fit exactly
+    default_config["lyapunov"]["sequences"] = 11
+    with pytest.raises(ConfigError, match=r"analysis\.novel_inputs: needs 2 x lyapunov\.sequences = 22 .* has 20"):
+        experiment_config(copy.deepcopy(default_config))
+    default_config["analysis"]["novel_inputs"] = False
+    assert not experiment_config(default_config).analysis.novel_inputs
+
+
+def test_the_learning_rate_example_sweeps_both_options(capsys):
+    from lyapunov_rnn.cli import main
+
+    path = ROOT / "experiments" / "grid-learning-rate.yaml"
+    assert main(["check-config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "48 networks x 11 checkpoints" in out
+    assert "learning_rate swept: 0.001, 0.01, 0.1" in out and "dropout swept: 0, 0.1" in out
+    specs = network_specs(load_config(path))
+    assert {(spec.learning_rate, spec.dropout) for spec in specs} == {
+        (rate, dropout) for rate in (0.001, 0.01, 0.1) for dropout in (0.0, 0.1)
+    }

@@ -11,7 +11,7 @@ from helpers.trained import train_two_networks
 from helpers.workflow import TINY
 
 from lyapunov_rnn.config import LyapunovConfig, experiment_config
-from lyapunov_rnn.dataset import assemble, check_schema, open_experiment, write_netcdf
+from lyapunov_rnn.dataset import assemble, check_schema, network_dataset, open_experiment, write_netcdf
 from lyapunov_rnn.spectra import network_spectra
 
 OPTIONS = LyapunovConfig(sequences=4)
@@ -40,6 +40,8 @@ def test_assemble_pads_different_state_sizes(trained, tmp_path):
     assert loaded["state_size"].values.tolist() == [5, 8]
     assert loaded["architecture"].values.tolist() == ["gru", "lstm"]
     assert loaded["task"].values.tolist() == ["adding", "adding"]
+    # Specs without learning rate and dropout train with, and record, the training section's.
+    assert loaded["learning_rate"].values.tolist() == [0.01, 0.01] and loaded["dropout"].values.tolist() == [0.1, 0.1]
     gru = loaded["exponents"].sel(network="net-gru")
     assert np.isfinite(gru.sel(exponent=slice(1, 5))).all() and np.isnan(gru.sel(exponent=slice(6, 8))).all()
     assert loaded.attrs["units"] == "nats per step"
@@ -55,3 +57,65 @@ def test_schema_errors_name_the_problem(tmp_path):
     bad = xr.Dataset({"exponents": (("network", "exponent"), np.zeros((2, 3)))})
     with pytest.raises(ValueError, match="exponents"):
         check_schema(bad)
+
+
+def _checkpoint_infos(spec: dict, training: dict, epochs: int = 2) -> list[dict]:
+    """What load_checkpoint returns of each checkpoint of one network, without the model."""
+    return [
+        {
+            "epoch": epoch, "epochs": epochs, "spec": spec, "training": training,
+            "train_loss": 1.0, "val_loss": 1.0, "val_accuracy": 0.5, "diverged": False,
+        }
+        for epoch in range(epochs + 1)
+    ]
+
+
+def test_network_learning_rate_and_dropout_are_coordinates(tmp_path):
+    training = {"epochs": 2, "batch_size": 8, "learning_rate": 0.01, "grad_clip": None, "dropout": 0.1}
+    spec = {"architecture": "rnn", "hidden_size": 3, "init_param": 0.5, "seed": 7, "replicate": 0}
+    spectra = np.zeros((3, 3)), np.zeros((3, 3))
+    swept = network_dataset(
+        *spectra, _checkpoint_infos({**spec, "learning_rate": 0.003, "dropout": 0.0}, training),
+        task="smnist", convention="benettin",
+    )
+    assert (swept["learning_rate"].item(), swept["dropout"].item()) == (0.003, 0.0)
+    # A checkpoint whose spec predates the swept options: the training settings it was trained with.
+    older = network_dataset(*spectra, _checkpoint_infos(spec, training), task="smnist", convention="benettin")
+    assert (older["learning_rate"].item(), older["dropout"].item()) == (0.01, 0.1)
+
+    files = []
+    for name, part in (("swept", swept), ("older", older)):
+        write_netcdf(part, tmp_path / f"{name}.nc")
+        files.append((name, tmp_path / f"{name}.nc"))
+    config = experiment_config({**copy.deepcopy(TINY), "experiment": "unit"})
+    ds = assemble(files, config=config, sequence_length=6)
+    assert ds["learning_rate"].dims == ds["dropout"].dims == ("network",)
+    assert ds["learning_rate"].values.tolist() == [0.003, 0.01] and ds["dropout"].values.tolist() == [0.0, 0.1]
+    with pytest.raises(ValueError, match="learning_rate"):
+        check_schema(ds.drop_vars("learning_rate"))
+
+
+def test_assemble_records_which_test_sequences_drove_the_networks(tmp_path):
+    training = {"epochs": 2, "batch_size": 8, "learning_rate": 0.01, "grad_clip": None, "dropout": 0.1}
+    spec = {"architecture": "rnn", "hidden_size": 3, "init_param": 0.5, "seed": 7, "replicate": 0}
+    config = experiment_config({**copy.deepcopy(TINY), "experiment": "unit"})
+
+    def assembled(*input_sets: tuple[int, int] | None) -> xr.Dataset:
+        files = []
+        for number, input_set in enumerate(input_sets):
+            part = network_dataset(
+                np.zeros((3, 3)), np.zeros((3, 3)), _checkpoint_infos(spec, training), task="smnist",
+                convention="benettin",
+            )
+            if input_set is not None:
+                part.attrs.update(input_set=input_set[0], first_sequence=input_set[1])
+            files.append((f"net-{number}", tmp_path / f"{number}.nc"))
+            write_netcdf(part, files[-1][1])
+        return assemble(files, config=config, sequence_length=6)
+
+    ds = assembled((1, 4), (1, 4))
+    assert (ds.attrs["input_set"], ds.attrs["first_sequence"]) == (1, 4)
+    ds = assembled(None, None)  # files written before input sets existed were driven by the first sequences
+    assert (ds.attrs["input_set"], ds.attrs["first_sequence"]) == (0, 0)
+    with pytest.raises(ValueError, match="different input sets"):
+        assembled((0, 0), (1, 4))

@@ -19,6 +19,7 @@ LIGHT_MODULES = (
     "lyapunov_rnn.analysis.statistics",
     "lyapunov_rnn.analysis.early_prediction",
     "lyapunov_rnn.analysis.embedding",
+    "lyapunov_rnn.analysis.generalisation",
     "lyapunov_rnn.analysis.tables",
     "lyapunov_rnn.plots",
 )

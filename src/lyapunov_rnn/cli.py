@@ -15,6 +15,7 @@ commands expose its steps for single files."""
 
 
 def _spectrum(args: argparse.Namespace) -> int:
+    from lyapunov_rnn.checkpoints import checkpoint_files
     from lyapunov_rnn.config import LyapunovConfig
     from lyapunov_rnn.dataset import write_netcdf
     from lyapunov_rnn.spectra import network_spectra
@@ -22,9 +23,10 @@ def _spectrum(args: argparse.Namespace) -> int:
 
     checkpoints = [Path(path) for path in args.checkpoints]
     if len(checkpoints) == 1 and checkpoints[0].is_dir():
-        checkpoints = sorted(checkpoints[0].glob("epoch_*.pt"))
-        if not checkpoints:
-            raise SystemExit(f"error: no epoch_*.pt checkpoints in {args.checkpoints[0]}")
+        try:
+            checkpoints = checkpoint_files(checkpoints[0])
+        except ValueError as error:
+            raise SystemExit(f"error: {error}") from None
     options = LyapunovConfig(
         sequences=args.sequences, warmup=args.warmup, k=args.k, convention=args.convention, dtype=args.dtype
     )
@@ -51,7 +53,7 @@ def _prepare_task(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from lyapunov_rnn.config import load_config, network_table
+    from lyapunov_rnn.config import GRID_TRAINING_OPTIONS, load_config, network_table
 
     config = load_config(args.config)
     table = network_table(config)
@@ -59,6 +61,9 @@ def _check_config(args: argparse.Namespace) -> int:
     print(f"{args.config}: valid; experiment {config.experiment!r}")
     print(f"{len(table)} networks x {epochs + 1} checkpoints = {len(table) * (epochs + 1)} spectra")
     print(table.groupby("architecture").size().to_string())
+    for option in GRID_TRAINING_OPTIONS:
+        if option in table:
+            print(f"{option} swept: {', '.join(sorted(set(table[option]), key=float))}")
     return 0
 
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 __all__ = [
+    "GRID_TRAINING_OPTIONS",
     "NETWORK_COLUMNS",
     "AelleConfig",
     "AnalysisConfig",
@@ -43,15 +44,21 @@ __all__ = [
     "format_param",
     "load_config",
     "load_schema",
+    "network_columns",
     "network_seed",
     "network_specs",
     "network_table",
+    "network_training",
     "schema_path",
     "validate_config",
 ]
 
-#: The columns that identify a network (its path and the input of its seed).
+#: The columns that identify a network (its path and the input of its seed) in every experiment.
 NETWORK_COLUMNS = ("architecture", "hidden_size", "init_param", "replicate")
+
+#: Training options a grid may list to sweep them. They join the identity (before ``replicate``) only in
+#: experiments where some grid lists them, so the paths and seeds of the other experiments stay as they were.
+GRID_TRAINING_OPTIONS = ("learning_rate", "dropout")
 
 
 class ConfigError(ValueError):
@@ -145,11 +152,12 @@ class TrainingConfig:
     batch_size : int
         Mini-batch size (sequences).
     learning_rate : float
-        Adam step size.
+        Adam step size (of the networks whose grid lists no ``learning_rate``).
     grad_clip : float or None
         Maximum global gradient 2-norm; None disables clipping.
     dropout : float
-        Dropout probability before the readout.
+        Dropout probability before the readout (of the networks whose grid
+        lists no ``dropout``).
     """
 
     epochs: int
@@ -248,7 +256,7 @@ class AelleConfig:
 
 @dataclass(frozen=True)
 class AnalysisConfig:
-    """``analysis``: the early-prediction stages and the 2-D embedding.
+    """``analysis``: the early-prediction stages, the 2-D embedding and the convergence check.
 
     Attributes
     ----------
@@ -256,10 +264,22 @@ class AnalysisConfig:
         Fractions of training at which networks are classified.
     embedding : str
         ``"umap"`` or ``"pca"``.
+    convergence_sequences : int or None
+        Test sequences that drive one network per architecture in the
+        convergence analysis (:mod:`lyapunov_rnn.convergence`); None: 4 x
+        ``lyapunov.sequences``, at most the task's test split.
+    novel_inputs : bool
+        Compute every spectrum a second time from the next, disjoint
+        ``lyapunov.sequences`` test sequences and score the early-prediction
+        rules fitted on the first on them
+        (:mod:`lyapunov_rnn.analysis.generalisation`); needs
+        2 x ``lyapunov.sequences`` test sequences.
     """
 
     stages: tuple[float, ...] = _default("analysis", "stages")
     embedding: str = _default("analysis", "embedding")
+    convergence_sequences: int | None = _default("analysis", "convergence_sequences")
+    novel_inputs: bool = _default("analysis", "novel_inputs")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "stages", tuple(self.stages))
@@ -288,6 +308,11 @@ class NetworkSpec:
     input_init : str
         ``"init_param"`` or ``"unit_uniform"``, see
         :func:`lyapunov_rnn.models.initialize_uniform`.
+    learning_rate, dropout : float or None
+        The network's Adam step size and dropout probability: its grid's
+        value, else the ``training`` section's (:func:`network_specs` always
+        sets both). None: the training settings it is trained with decide
+        (:func:`network_training`).
     """
 
     architecture: str
@@ -297,6 +322,20 @@ class NetworkSpec:
     cell_options: dict[str, Any] = field(default_factory=dict)
     replicate: int = 0
     input_init: str = "init_param"
+    learning_rate: float | None = None
+    dropout: float | None = None
+
+
+def network_training(spec: NetworkSpec, training: TrainingConfig) -> tuple[NetworkSpec, TrainingConfig]:
+    """The spec and the training settings of one network, both with its learning rate and dropout.
+
+    The spec's ``learning_rate`` and ``dropout`` replace the training
+    section's; where the spec has None, it takes the section's value. Both
+    results then agree, so a checkpoint records what the network trained with.
+    """
+    options = {name: getattr(spec, name) for name in GRID_TRAINING_OPTIONS}
+    resolved = {name: float(getattr(training, name) if value is None else value) for name, value in options.items()}
+    return replace(spec, **resolved), replace(training, **resolved)
 
 
 def format_param(value: float) -> str:
@@ -359,6 +398,9 @@ class NetworkGrid:
         Independent networks per grid point.
     seed : int
         The experiment's base seed.
+    learning_rate, dropout : tuple of float or None
+        Adam step sizes and dropout probabilities to sweep; None when the
+        grid does not list them (its networks use the ``training`` section's).
     """
 
     architecture: tuple[str, ...]
@@ -366,6 +408,8 @@ class NetworkGrid:
     init_param: tuple[float, ...]
     replicates: int = _default("grid", "replicates")
     seed: int = _default("grid", "seed")
+    learning_rate: tuple[float, ...] | None = None
+    dropout: tuple[float, ...] | None = None
 
     @classmethod
     def from_dict(cls, grid: Mapping[str, Any]) -> NetworkGrid:
@@ -376,12 +420,36 @@ class NetworkGrid:
             init_param=_init_param_values(grid["init_param"]),
             replicates=int(grid["replicates"]),
             seed=int(grid["seed"]),
+            **{
+                name: tuple(float(value) for value in grid[name])
+                for name in GRID_TRAINING_OPTIONS
+                if name in grid
+            },
         )
 
-    def rows(self) -> Iterator[tuple[str, int, str, int]]:
-        """Every network as ``(architecture, hidden_size, formatted init_param, replicate)``, in grid order."""
+    def rows(self, training: TrainingConfig, options: Sequence[str] = ()) -> Iterator[tuple[str | int, ...]]:
+        """Every network as ``(architecture, hidden_size, init_param, *options, replicate)``, in grid order.
+
+        Parameters
+        ----------
+        training : TrainingConfig
+            The ``training`` section: the value of an option this grid does not list.
+        options : sequence of str
+            The :data:`GRID_TRAINING_OPTIONS` that are columns of the network table.
+
+        Returns
+        -------
+        iterator of tuple
+            ``init_param`` and the options formatted by :func:`format_param`.
+        """
         params = [format_param(value) for value in self.init_param]
-        return itertools.product(self.architecture, self.hidden_size, params, range(self.replicates))
+        swept = [[format_param(value) for value in self.values_of(name, training)] for name in options]
+        return itertools.product(self.architecture, self.hidden_size, params, *swept, range(self.replicates))
+
+    def values_of(self, option: str, training: TrainingConfig) -> tuple[float, ...]:
+        """The values of the training option ``option`` in this grid: its list, else the ``training`` section's."""
+        values = getattr(self, option)
+        return (getattr(training, option),) if values is None else values
 
 
 @dataclass(frozen=True)
@@ -497,7 +565,31 @@ def experiment_config(config: dict[str, Any]) -> ExperimentConfig:
         source=config,
     )
     network_table(experiment)
+    _check_novel_inputs(experiment)
     return experiment
+
+
+def _check_novel_inputs(experiment: ExperimentConfig) -> None:
+    """Raise if ``analysis.novel_inputs`` is on and the test split lacks a second, disjoint set of driving sequences.
+
+    The sizes come from the task's configuration alone; a corpus whose size
+    is known only once it is downloaded is checked later, by
+    :func:`lyapunov_rnn.spectra.network_spectra`.
+    """
+    from lyapunov_rnn.tasks import task_shape
+
+    if not experiment.analysis.novel_inputs:
+        return
+    try:
+        available = task_shape(experiment.task).test_size
+    except ValueError:
+        return
+    needed = 2 * experiment.lyapunov.sequences
+    if needed > available:
+        raise ConfigError(
+            f"analysis.novel_inputs: needs 2 x lyapunov.sequences = {needed} test sequences, but task "
+            f"{experiment.task['name']!r} has {available}; lower lyapunov.sequences or set analysis.novel_inputs: false"
+        )
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -517,35 +609,59 @@ def _as_list(section: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[M
     return [section] if isinstance(section, Mapping) else list(section)
 
 
-def _grid_rows(config: ExperimentConfig) -> list[tuple[NetworkGrid, tuple[str, int, str, int]]]:
-    """Every network of every grid, with its grid; raises if two grids (or one) repeat a network."""
-    rows = [(grid, row) for grid in config.networks for row in grid.rows()]
+def network_columns(config: ExperimentConfig) -> tuple[str, ...]:
+    """The columns of the network table: :data:`NETWORK_COLUMNS`, with the swept training options before ``replicate``.
+
+    An option of :data:`GRID_TRAINING_OPTIONS` is a column when some grid of
+    ``networks`` lists it; otherwise every network has the ``training``
+    section's value and the column (and with it a path component and a part
+    of every seed's input) is left out.
+    """
+    swept = {name for grid in config.networks for name in GRID_TRAINING_OPTIONS if getattr(grid, name) is not None}
+    return _identity_columns(swept)
+
+
+def _identity_columns(swept: Collection[str]) -> tuple[str, ...]:
+    """:data:`NETWORK_COLUMNS` with the options of :data:`GRID_TRAINING_OPTIONS` in ``swept`` before ``replicate``."""
+    options = (name for name in GRID_TRAINING_OPTIONS if name in swept)
+    return ("architecture", "hidden_size", "init_param", *options, "replicate")
+
+
+def _grid_rows(config: ExperimentConfig) -> list[tuple[NetworkGrid, dict[str, str | int]]]:
+    """Every network of every grid as a row of :func:`network_columns`, with its grid; raises on repeats."""
+    columns = network_columns(config)
+    options = [name for name in columns if name in GRID_TRAINING_OPTIONS]
+    rows = [(grid, row) for grid in config.networks for row in grid.rows(config.training, options)]
     seen: set[tuple] = set()
     for _, row in rows:
         if row in seen:
-            raise ConfigError(f"networks: the grid repeats a network: {dict(zip(NETWORK_COLUMNS, row, strict=True))}")
+            raise ConfigError(f"networks: the grid repeats a network: {dict(zip(columns, row, strict=True))}")
         seen.add(row)
-    return rows
+    return [(grid, dict(zip(columns, row, strict=True))) for grid, row in rows]
 
 
 def network_table(config: ExperimentConfig) -> pd.DataFrame:
     """One row per network: the product of each grid of ``networks``, grids in order.
 
-    ``init_param`` is kept as its formatted string so that paths built from
-    the table (Snakemake ``Paramspace``) are stable across platforms.
+    The columns are :func:`network_columns`. ``init_param``, ``learning_rate``
+    and ``dropout`` are kept as strings formatted by :func:`format_param` so
+    that paths built from the table (Snakemake ``Paramspace``) are stable
+    across platforms.
 
     Raises
     ------
     ConfigError
         If a network appears twice.
     """
-    table = pd.DataFrame([row for _, row in _grid_rows(config)], columns=list(NETWORK_COLUMNS))
-    return table.astype({"hidden_size": int, "replicate": int, "init_param": str})
+    columns = network_columns(config)
+    table = pd.DataFrame([row for _, row in _grid_rows(config)], columns=list(columns))
+    formatted = {name: str for name in ("init_param", *GRID_TRAINING_OPTIONS) if name in columns}
+    return table.astype({"hidden_size": int, "replicate": int, **formatted})
 
 
 def network_specs(config: ExperimentConfig) -> list[NetworkSpec]:
     """The :class:`NetworkSpec` of every network, in the order of :func:`network_table`."""
-    return [_spec(dict(zip(NETWORK_COLUMNS, row, strict=True)), grid.seed, config) for grid, row in _grid_rows(config)]
+    return [_spec(row, grid.seed, config) for grid, row in _grid_rows(config)]
 
 
 def network_seed(base_seed: int, identity: Mapping[str, Any]) -> int:
@@ -556,27 +672,37 @@ def network_seed(base_seed: int, identity: Mapping[str, Any]) -> int:
     base_seed : int
         ``networks.seed``.
     identity : mapping
-        The network's :data:`NETWORK_COLUMNS` (values as in the network
-        table; ``init_param`` formatted by :func:`format_param`).
+        The network's :data:`NETWORK_COLUMNS` and, in experiments that sweep
+        them, its :data:`GRID_TRAINING_OPTIONS` (values as in the network
+        table: ``init_param``, ``learning_rate`` and ``dropout`` formatted by
+        :func:`format_param`). Other keys are ignored.
 
     Returns
     -------
     int
         In [0, 2**63): the first 8 bytes of the SHA-256 of
-        ``"<base_seed>|architecture=...|hidden_size=...|init_param=...|replicate=..."``.
-        Independent of every other network of the grid, so adding or
-        removing networks never changes a network's weights.
+        ``"<base_seed>|architecture=...|hidden_size=...|init_param=...|replicate=..."``,
+        with ``|learning_rate=...`` and ``|dropout=...`` before ``|replicate``
+        when the identity has them. Independent of every other network of
+        the grid, so adding or removing networks never changes a network's
+        weights.
     """
-    key = "|".join([str(int(base_seed)), *(f"{name}={identity[name]}" for name in NETWORK_COLUMNS)])
+    key = "|".join([str(int(base_seed)), *(f"{name}={identity[name]}" for name in _identity_columns(identity))])
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") >> 1
 
 
 def _spec(row: Mapping[str, Any], base_seed: int, config: ExperimentConfig) -> NetworkSpec:
-    """The :class:`NetworkSpec` of one network-table row of a grid with ``base_seed``."""
+    """The :class:`NetworkSpec` of one network-table row of a grid with ``base_seed``.
+
+    Training options that are no column of the table take the ``training`` section's value.
+    """
+    training = config.training
+    options = {name: float(row[name] if name in row else getattr(training, name)) for name in GRID_TRAINING_OPTIONS}
     identity = {
         "architecture": str(row["architecture"]),
         "hidden_size": int(row["hidden_size"]),
         "init_param": format_param(float(row["init_param"])),
+        **{name: format_param(value) for name, value in options.items() if name in row},
         "replicate": int(row["replicate"]),
     }
     init_param = float(row["init_param"])
@@ -589,4 +715,5 @@ def _spec(row: Mapping[str, Any], base_seed: int, config: ExperimentConfig) -> N
         cell_options=cell_options,
         replicate=identity["replicate"],
         input_init=input_init,
+        **options,
     )

@@ -3,14 +3,18 @@
 Layout (see README, "The dataset")::
 
     dims    network, checkpoint, exponent
-    coords  network: architecture, task, hidden_size, init_param, replicate, seed, state_size
+    coords  network: architecture, task, hidden_size, init_param, learning_rate, dropout, replicate, seed,
+                     state_size
             checkpoint: epoch, training_fraction
     vars    exponents, exponents_sem     (network, checkpoint, exponent)
             train_loss, val_loss, val_accuracy, diverged  (network, checkpoint)
 
 Networks of different state sizes share the ``exponent`` axis: spectra are
-NaN-padded beyond each network's ``state_size``. The same layout without the
-``network`` dimension is one network's file (:func:`network_dataset`).
+NaN-padded beyond each network's ``state_size``. ``learning_rate`` (Adam's
+step size) and ``dropout`` (probability before the readout) are what each
+network trained with: its grid's value where the grid sweeps them, else the
+``training`` section's. The same layout without the ``network`` dimension is
+one network's file (:func:`network_dataset`).
 
 This is the bottom layer of the package: it imports neither torch nor the
 Lyapunov engine, so figure and table jobs that only read the dataset start
@@ -51,7 +55,9 @@ __all__ = [
     "write_netcdf",
 ]
 
-NETWORK_COORDS = ("architecture", "task", "hidden_size", "init_param", "replicate", "seed", "state_size")
+NETWORK_COORDS = (
+    "architecture", "task", "hidden_size", "init_param", "learning_rate", "dropout", "replicate", "seed", "state_size"
+)
 REQUIRED_VARIABLES = {
     "exponents": ("network", "checkpoint", "exponent"),
     "exponents_sem": ("network", "checkpoint", "exponent"),
@@ -87,8 +93,10 @@ def network_dataset(
     checkpoints : sequence of mapping
         The metadata of each checkpoint, in epoch order
         (:func:`lyapunov_rnn.checkpoints.load_checkpoint`'s ``info``):
-        ``epoch``, ``epochs``, ``spec``, ``train_loss``, ``val_loss``,
-        ``val_accuracy``, ``diverged``.
+        ``epoch``, ``epochs``, ``spec``, ``training``, ``train_loss``,
+        ``val_loss``, ``val_accuracy``, ``diverged``. The learning rate and
+        dropout are the spec's, or the training settings' in checkpoints
+        whose spec lacks them.
     task : str
         The task's name.
     convention : str
@@ -102,6 +110,10 @@ def network_dataset(
     """
     epochs = np.array([info["epoch"] for info in checkpoints])
     spec = checkpoints[0]["spec"]
+    trained_with = {
+        name: spec[name] if spec.get(name) is not None else checkpoints[0]["training"][name]
+        for name in ("learning_rate", "dropout")
+    }
     per_checkpoint = ("checkpoint",)
     unit = units(convention)
 
@@ -126,6 +138,8 @@ def network_dataset(
             "task": task,
             "hidden_size": int(spec["hidden_size"]),
             "init_param": float(spec["init_param"]),
+            "learning_rate": float(trained_with["learning_rate"]),
+            "dropout": float(trained_with["dropout"]),
             "replicate": int(spec["replicate"]),
             "seed": int(spec["seed"]),
             "state_size": exponents.shape[1],
@@ -172,20 +186,28 @@ def assemble(
         (stored as YAML in the ``config`` attribute).
     sequence_length : int
         Length T of the driving sequences (time steps).
+
+    The attributes ``input_set`` and ``first_sequence`` record which test
+    sequences drove the networks (the same for every file, else
+    ``ValueError``; files without them were driven by the first ones).
     """
     from lyapunov_rnn import __version__
 
     items = list(network_files.items()) if isinstance(network_files, Mapping) else list(network_files)
     if not items:
         raise ValueError("assemble: no network files given")
-    parts = []
+    parts, input_sets = [], set()
     for network, path in items:
         part = xr.load_dataset(path, engine="netcdf4")
+        input_sets.add((int(part.attrs.get("input_set", 0)), int(part.attrs.get("first_sequence", 0))))
         missing = [name for name in NETWORK_COORDS if name not in part.coords]
         if missing:
             raise ValueError(f"{path}: not a network spectra file (missing {missing})")
         labels = {name: ("network", [part[name].item()]) for name in NETWORK_COORDS}
         parts.append(part.drop_vars(NETWORK_COORDS).expand_dims(network=[network]).assign_coords(labels))
+    if len(input_sets) > 1:
+        raise ValueError(f"assemble: the networks were driven by different input sets {sorted(input_sets)}")
+    ((input_set, first_sequence),) = input_sets
     ds = xr.concat(parts, dim="network", join="outer", combine_attrs="drop")
     ds["diverged"] = ds["diverged"].astype(bool)
     lyapunov = config.lyapunov
@@ -196,6 +218,8 @@ def assemble(
         "convention": canonical_convention(lyapunov.convention),
         "warmup": int(lyapunov.warmup),
         "sequences": int(lyapunov.sequences),
+        "input_set": input_set,
+        "first_sequence": first_sequence,
         "sequence_length": int(sequence_length),
         "dtype": str(lyapunov.dtype),
         "package_version": __version__,

@@ -8,6 +8,7 @@ interrupted job leaves either the old file or none, never a truncated one.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 import traceback
@@ -58,10 +59,19 @@ def _umask() -> int:
 
 
 def atomic_torch_save(obj: Any, destination: str | Path) -> None:
-    """``torch.save`` to ``destination`` atomically."""
+    """``torch.save`` to ``destination`` atomically, with the same bytes for the same ``obj``.
+
+    ``torch.save`` names the records of its zip archive after the file it
+    writes to, so saving to a temporary name would put that random name into
+    the file. Serialising into memory first gives every file the fixed archive
+    name ``archive``: identical objects give byte-identical files, which users
+    can compare by hash.
+    """
     import torch  # here, so that the light users of this module (downloads) need not import torch
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_path(destination) as temporary:
-        torch.save(obj, temporary)
+        temporary.write_bytes(buffer.getvalue())
 
 
 @contextlib.contextmanager

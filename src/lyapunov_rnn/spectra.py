@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def network_spectra(
     task: TaskData,
     options: LyapunovConfig | None = None,
     *,
+    input_set: int = 0,
     device: str | torch.device | None = None,
     progress: bool = True,
 ) -> xr.Dataset:
@@ -34,12 +36,19 @@ def network_spectra(
     checkpoints : sequence of path-like
         ``epoch_000.pt`` ... ``epoch_EEE.pt`` of one network, in epoch order.
     task : TaskData
-        The first ``options.sequences`` test sequences drive the network.
+        Its test sequences drive the network, ``options.sequences`` of them
+        (see ``input_set``).
     options : LyapunovConfig, optional
         Number of driving sequences (the spectrum is their mean) and the
         ``warmup``, ``k``, ``convention`` and ``dtype`` passed to
         :func:`lyapunov_rnn.lyapunov_spectrum`; default: the configuration
         schema's defaults.
+    input_set : int
+        Which block of S = ``options.sequences`` test sequences drives the
+        network: sequences ``[input_set * S, (input_set + 1) * S)`` of the
+        test split. Different sets are disjoint by construction; set 0 (the
+        first S sequences) is the experiment's spectrum, set 1 the novel
+        inputs of :mod:`lyapunov_rnn.analysis.generalisation`.
     device : str or torch.device, optional
         Defaults to CUDA when available.
     progress : bool
@@ -51,19 +60,33 @@ def network_spectra(
         :func:`lyapunov_rnn.dataset.network_dataset`: dims ``checkpoint``,
         ``exponent``; ``exponents`` and ``exponents_sem`` (mean and standard
         error over sequences), the checkpoints' losses and accuracies and
-        ``diverged``. Diverged checkpoints have NaN spectra.
+        ``diverged``. Diverged checkpoints have NaN spectra. Attributes
+        ``input_set`` and ``first_sequence`` (the index of the first driving
+        sequence in the test split) record which sequences drove it.
+
+    Raises
+    ------
+    ValueError
+        If the test split holds fewer than ``(input_set + 1) * sequences``
+        sequences (the message names ``lyapunov.sequences``).
     """
     options = options or LyapunovConfig()
     sequences = options.sequences
-    if sequences > task.test_inputs.shape[0]:
+    if input_set < 0:
+        raise ValueError(f"input_set must be >= 0, got {input_set}")
+    first, available = input_set * sequences, task.test_inputs.shape[0]
+    if first + sequences > available:
         raise ValueError(
-            f"lyapunov.sequences={sequences} exceeds the {task.test_inputs.shape[0]} test sequences of {task.name}"
+            f"lyapunov.sequences={sequences}: input set {input_set} needs test sequences "
+            f"[{first}, {first + sequences}), but {task.name} has {available} test sequences"
         )
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = getattr(torch, options.dtype)
-    inputs = task.test_inputs[:sequences].to(device=device, dtype=dtype)
+    inputs = task.test_inputs[first : first + sequences].to(device=device, dtype=dtype)
     means, sems, infos = [], [], []
-    for path in tqdm(checkpoints, desc="spectra", unit="checkpoint", disable=not progress):
+    # A bar on a terminal; in a log file (a workflow job) one line per checkpoint instead of carriage returns.
+    interactive = progress and sys.stderr.isatty()
+    for path in tqdm(checkpoints, desc="spectra", unit="checkpoint", disable=not interactive):
         model, info = load_checkpoint(path, map_location=device)
         size = options.k or tangent_size(model, options.convention)
         finite = all(torch.isfinite(p).all() for p in model.parameters())
@@ -79,4 +102,9 @@ def network_spectra(
         means.append(mean)
         sems.append(sem)
         infos.append(info)
-    return network_dataset(np.stack(means), np.stack(sems), infos, task=task.name, convention=options.convention)
+        if progress and not interactive:
+            status = "diverged" if not np.isfinite(mean).any() else f"largest exponent {mean.max():.4g}"
+            print(f"{Path(path).name}: epoch {info['epoch']}, {status}", flush=True)
+    ds = network_dataset(np.stack(means), np.stack(sems), infos, task=task.name, convention=options.convention)
+    ds.attrs.update(input_set=int(input_set), first_sequence=int(first))
+    return ds

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -26,8 +27,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from lyapunov_rnn.checkpoints import checkpoint_name, last_complete_epoch, restore_training_state, save_checkpoint
-from lyapunov_rnn.config import NetworkSpec, TrainingConfig
+from lyapunov_rnn.checkpoints import (
+    checkpoint_name,
+    restore_training_state,
+    resume_point,
+    save_checkpoint,
+    training_fingerprint,
+)
+from lyapunov_rnn.config import NetworkSpec, TrainingConfig, network_training
 from lyapunov_rnn.models import SequenceModel, initialize_uniform
 from lyapunov_rnn.tasks import TaskData, accuracy
 
@@ -65,12 +72,17 @@ class TrainingSetup(NamedTuple):
 def training_setup(
     spec: NetworkSpec, task: TaskData, training: TrainingConfig, device: torch.device
 ) -> TrainingSetup:
-    """The seeded model on ``device``, Adam with ``training.learning_rate``, the task's loss and the shuffle generator.
+    """The seeded model on ``device``, Adam, the task's loss and the shuffle generator.
+
+    The model's dropout and Adam's step size are the network's (``spec``'s
+    ``dropout`` and ``learning_rate``, else ``training``'s; see
+    :func:`lyapunov_rnn.config.network_training`).
 
     Seeds PyTorch's global generator with ``spec.seed`` (the default
     initialisers of the readout and dropout draw from it): call it inside
     :func:`torch.random.fork_rng` to keep the caller's random state.
     """
+    spec, training = network_training(spec, training)
     torch.manual_seed(spec.seed)
     model = build_model(spec, task, training.dropout).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=training.learning_rate)
@@ -128,7 +140,8 @@ def train_network(
     Parameters
     ----------
     spec : NetworkSpec
-        Architecture, size, init parameter and seed.
+        Architecture, size, init parameter and seed; its ``learning_rate``
+        and ``dropout``, where not None, replace ``training``'s.
     task : TaskData
         Training and validation data.
     training : TrainingConfig
@@ -136,20 +149,29 @@ def train_network(
     checkpoint_dir : path-like
         Final location of ``epoch_XXX.pt`` files.
     work_dir : path-like, optional
-        Where checkpoints are written while training, then moved to
-        ``checkpoint_dir`` once all exist. A run killed mid-way resumes from
-        the last complete checkpoint found here. Defaults to ``checkpoint_dir``.
+        Where checkpoints are written while training; once all exist they are
+        hard-linked (copied where linking fails) into ``checkpoint_dir``, and
+        the work directory keeps them. A run killed mid-way, or after the
+        end, resumes from the last complete checkpoint found here whose
+        settings are the current ones (:func:`lyapunov_rnn.checkpoints.resume_point`);
+        checkpoints of other settings are deleted and training starts over.
+        Defaults to ``checkpoint_dir``.
     device : str or torch.device, optional
         Defaults to CUDA when available, else CPU.
     progress : bool
-        Show a progress bar over epochs.
+        Report progress: a bar over epochs on a terminal, else (a log file)
+        one line per epoch with its losses, duration and the estimated time
+        left.
 
     Returns
     -------
     pandas.DataFrame
         One row per checkpoint: epoch, train_loss, val_loss, val_accuracy,
-        diverged, seconds (wall time of that epoch).
+        diverged, seconds (wall time of that epoch; NaN for epochs trained
+        before an interruption, whose timings the checkpoints do not keep).
     """
+    # The checkpoints record the learning rate and dropout this network trains with, in its spec and training.
+    spec, training = network_training(spec, training)
     checkpoint_dir = Path(checkpoint_dir)
     work_dir = Path(work_dir) if work_dir is not None else checkpoint_dir
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -160,10 +182,16 @@ def train_network(
         # training_setup seeds the global generator: inside fork_rng the caller's state survives.
         model, optimizer, criterion, shuffle = training_setup(spec, task, training, device)
         rows: list[dict] = []
-        start_epoch = last_complete_epoch(work_dir, training.epochs)
+        fingerprint = training_fingerprint(spec, training, task)
+        resume = resume_point(work_dir, fingerprint=fingerprint, spec=spec, training=training, task=task)
+        if resume.discarded:
+            print(f"not resuming: {resume.discarded}; training from scratch", flush=True)
+            for stale in work_dir.glob("epoch_*.pt"):
+                stale.unlink()
+        start_epoch = resume.epoch
         if start_epoch >= 0:
-            resume_from = work_dir / checkpoint_name(start_epoch)
-            rows = restore_training_state(resume_from, model=model, optimizer=optimizer, shuffle=shuffle, device=device)
+            print(f"resuming after epoch {start_epoch} from {work_dir / checkpoint_name(start_epoch)}", flush=True)
+            rows = restore_training_state(resume.payload, model=model, optimizer=optimizer, shuffle=shuffle)
         diverged = bool(rows and rows[-1]["diverged"])
 
         def save(epoch: int, row: dict) -> None:
@@ -178,6 +206,7 @@ def train_network(
                 model=model,
                 optimizer=optimizer,
                 shuffle=shuffle,
+                fingerprint=fingerprint,
             )
 
         if start_epoch < 0:
@@ -186,7 +215,10 @@ def train_network(
             start_epoch = 0
 
         epochs = range(start_epoch + 1, training.epochs + 1)
-        bar = tqdm(epochs, desc=f"{spec.architecture} p={spec.init_param:g}", disable=not progress, unit="epoch")
+        # A bar on a terminal; in a log file (a workflow job) one line per epoch instead of carriage returns.
+        interactive = progress and sys.stderr.isatty()
+        bar = tqdm(epochs, desc=f"{spec.architecture} p={spec.init_param:g}", disable=not interactive, unit="epoch")
+        started = time.perf_counter()
         for epoch in bar:
             began = time.perf_counter()
             if diverged:
@@ -197,13 +229,37 @@ def train_network(
             val_loss, val_accuracy = (float("nan"), float("nan")) if diverged else evaluate(model, task, device=device)
             save(epoch, _row(epoch, train_loss, val_loss, val_accuracy, diverged, time.perf_counter() - began))
             bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_accuracy:.3f}")
+            if progress and not interactive:
+                done = epoch - epochs.start + 1
+                remaining = (time.perf_counter() - started) / done * (len(epochs) - done)
+                print(
+                    f"epoch {epoch}/{training.epochs}: train loss {train_loss:.4g}, validation loss {val_loss:.4g}, "
+                    f"validation accuracy {val_accuracy:.3f}, {rows[-1]['seconds']:.1f} s, ETA {remaining:.0f} s",
+                    flush=True,
+                )
 
     if work_dir != checkpoint_dir:
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         for epoch in range(training.epochs + 1):
-            os.replace(work_dir / checkpoint_name(epoch), checkpoint_dir / checkpoint_name(epoch))
-        shutil.rmtree(work_dir, ignore_errors=True)
-    return pd.DataFrame(rows)
+            _publish(work_dir / checkpoint_name(epoch), checkpoint_dir / checkpoint_name(epoch))
+    return pd.DataFrame(rows, columns=list(_row(0, 0.0, 0.0, 0.0, False, 0.0)))
+
+
+def _publish(source: Path, destination: Path) -> None:
+    """Make ``destination`` a hard link to ``source`` (a copy where links are not possible), atomically.
+
+    The work directory keeps its files: if the run is killed after training
+    but before the workflow manager records the outputs as complete, it
+    deletes them as incomplete, and the rerun finds the finished training in
+    the work directory instead of starting over. A hard link costs no space.
+    """
+    temporary = destination.with_name(f".{destination.name}.partial")
+    temporary.unlink(missing_ok=True)
+    try:
+        os.link(source, temporary)
+    except OSError:
+        shutil.copy2(source, temporary)
+    os.replace(temporary, destination)
 
 
 def _row(epoch: int, train_loss: float, val_loss: float, val_accuracy: float, diverged: bool, seconds: float) -> dict:

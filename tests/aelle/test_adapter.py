@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import xarray as xr
 
@@ -23,3 +25,11 @@ def test_apply_to_dataset_and_latent_frame(fit: AelleFit, ds: xr.Dataset) -> Non
     assert len(frame) == int(valid_spectrum_mask(ds).sum())
     assert {"final_val_accuracy", "architecture", "init_param", "training_fraction", "z0"} <= set(frame)
     np.testing.assert_allclose(out["predicted_final_loss"].isel(checkpoint=-1).values, fit.predict(spectra))
+
+
+def test_latent_frame_at_training_checkpoints(fit: AelleFit, ds: xr.Dataset) -> None:
+    early = dataclasses.replace(fit, config=dataclasses.replace(fit.config, training_fractions=(0.0, 0.5)))
+    frame = latent_frame(early, ds, training_checkpoints=True)
+    kept = ds["training_fraction"].values <= 0.5
+    assert set(frame["checkpoint"]) == set(ds["checkpoint"].values[kept])
+    assert len(frame) == int(valid_spectrum_mask(ds).isel(checkpoint=kept).sum())

@@ -131,3 +131,25 @@ def test_summary_markdown_has_a_row_per_method_and_a_dash_before_training(table:
     assert rows["validation loss"].split("|")[2].strip() == "–"
     aelle = table[(table["method"] == "AeLLE") & (table["training_fraction"] == 1.0)].iloc[0]
     assert f"{aelle['f1']:.2f} [{aelle['f1_low']:.2f}, {aelle['f1_high']:.2f}]" in rows["AeLLE"]
+
+
+def test_evaluating_on_the_fitted_spectra_reproduces_the_table(ds: xr.Dataset, fit: AelleFit, table: pd.DataFrame):
+    pd.testing.assert_frame_equal(early_prediction_table(ds, fit, stages=STAGES, evaluate_on=ds.copy()), table)
+
+
+@pytest.mark.parametrize("option, values", [("learning_rate", (0.001, 0.1)), ("dropout", (0.0, 0.5))])
+def test_configuration_baseline_uses_learning_rate_and_dropout_where_they_vary(
+    ds: xr.Dataset, fit: AelleFit, option: str, values: tuple[float, float]
+) -> None:
+    """With p shuffled across networks, only a varying training option can tell the configuration baseline the label."""
+    labels = high_accuracy_labels(ds, fit.split.reindex(ds["network"].values)).to_numpy()
+    shuffled_p = np.random.default_rng(0).permutation(ds["init_param"].values)
+    uninformative = ds.assign_coords(init_param=("network", shuffled_p))
+    informative = uninformative.assign_coords({option: ("network", np.where(labels, *values))})
+
+    def configuration_f1(data: xr.Dataset) -> float:
+        result = early_prediction_table(data, fit, stages=(1.0,), resamples=10)
+        return float(result.set_index("method").loc["configuration only", "f1"])
+
+    assert configuration_f1(informative) == 1.0
+    assert configuration_f1(uninformative) < 0.8  # the constant option of the synthetic experiment is left out

@@ -61,6 +61,8 @@ def make_dataset(n_per_arch: int = 30, epochs: int = 5, seed: int = 0) -> xr.Dat
             "task": ("network", np.full(n, "synthetic")),
             "hidden_size": ("network", hidden),
             "init_param": ("network", g),
+            "learning_rate": ("network", np.full(n, 0.01)),
+            "dropout": ("network", np.full(n, 0.1)),
             "seed": ("network", np.arange(n)),
             "state_size": ("network", state),
             "checkpoint": np.arange(epochs + 1),

@@ -106,3 +106,25 @@ def test_invalid_arguments_are_named(change, error, match):
     arguments.update(change)
     with pytest.raises(error, match=match):
         lyapunov_spectrum(arguments.pop("model"), arguments.pop("inputs"), **arguments)
+
+
+def _with_value(shape: tuple[int, ...], index: tuple[int, ...], value: float) -> torch.Tensor:
+    tensor = torch.randn(*shape, dtype=F64, generator=torch.Generator().manual_seed(3))
+    tensor[index] = value
+    return tensor
+
+
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan], ids=["inf", "-inf", "nan"])
+def test_non_finite_data_is_an_error(value):
+    # Unchecked, an infinite input saturated every unit and gave finite exponents (-71.5), a NaN one NaN exponents.
+    module = cell_module("lstm")
+    with pytest.raises(ValueError, match=r"inputs contain 1 non-finite values .* index \(0, 2, 1\)"):
+        lyapunov_spectrum(module, _with_value((1, 6, INPUT_SIZE), (0, 2, 1), value))
+    with pytest.raises(ValueError, match="h0 contain 1 non-finite"):
+        inputs = torch.randn(1, 6, INPUT_SIZE, dtype=F64)
+        lyapunov_spectrum(module, inputs, h0=_with_value((1, 2 * HIDDEN), (0, 0), value))
+    diverged = cell_module("gru")
+    with torch.no_grad():
+        diverged.weight_hh_l0[0, 0] = value
+    with pytest.raises(ValueError, match="parameters 'weight_hh_l0' of the model"):
+        lyapunov_spectrum(diverged, torch.randn(1, 6, INPUT_SIZE, dtype=F64))

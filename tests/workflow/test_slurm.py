@@ -130,24 +130,27 @@ def test_tiny_workflow_on_slurm_matches_a_local_run(cluster, tmp_path):
     assert remote == {
         "train": NETWORKS,
         "spectra": NETWORKS,
+        "spectra_novel": NETWORKS,
         "aelle": 1,
+        "convergence": 1,
     }, headers
     assert {name for kind, name in headers if kind == "localrule"} >= {
         "prepare_task", "assemble", "collect_metrics", "figure_latent_embedding", "table_early_prediction",
     }
 
-    # Every cluster job was an sbatch submission: train + spectra of a network together, one group job.
+    # Every cluster job was an sbatch submission: train + both spectra of a network together, one group job.
     run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
     submitted = dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: .*/logs/slurm/([^/]+)/", output))
     kinds = collections.Counter(submitted.values())
-    group_kind = "group_network_spectra_train"
+    group_kind = "group_network_spectra_spectra_novel_train"
     assert kinds == {
         group_kind: NETWORKS,
         "rule_aelle": 1,
+        "rule_convergence": 1,
     }, output[-5000:]
 
     # sacct (accounting) saw each of them complete, with the profile's partition and account, and
-    # exactly the train/spectra jobs requested and got the GPU.
+    # exactly the jobs that run the engine (train/spectra groups, convergence) requested and got the GPU.
     accounting = _command(
         "sacct", "-X", "-P", "-n", "--name", run_id, "-S", "now-2hours",
         "-o", "JobIDRaw,State,Partition,Account,ReqTRES,AllocTRES,ExitCode",
@@ -158,7 +161,7 @@ def test_tiny_workflow_on_slurm_matches_a_local_run(cluster, tmp_path):
     for job_id, (_, state, partition, account, requested, allocated, exit_code) in rows.items():
         assert (state, exit_code) == ("COMPLETED", "0:0"), rows[job_id]
         assert (partition, account) == (PARTITION, ACCOUNT), rows[job_id]
-        wants_gpu = submitted[job_id] == group_kind
+        wants_gpu = submitted[job_id] in (group_kind, "rule_convergence")
         assert ("gres/gpu=1" in requested) is wants_gpu, rows[job_id]
         assert ("gres/gpu=1" in allocated) is wants_gpu, rows[job_id]
 

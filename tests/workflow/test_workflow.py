@@ -71,6 +71,17 @@ def test_experiments_dry_run(experiment):
     assert f"results/{name}/lyapunov.nc" in result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    "experiment, scheduled",
+    [("config.yaml", False), ("experiments/paper-charlm.yaml", True)],
+    ids=["one-size", "four-sizes"],
+)
+def test_network_size_figure_only_with_several_hidden_sizes(experiment, scheduled):
+    result = run_snakemake("-n", "--configfile", experiment, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ("rule figure_network_size:" in result.stdout + result.stderr) is scheduled
+
+
 def test_default_config_dry_run():
     result = run_snakemake("-n", "--quiet", cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -99,10 +110,27 @@ def test_end_to_end_on_a_tiny_config(tmp_path):
     assert math.isfinite(float(ds["val_loss"].isel(checkpoint=-1).mean()))
     ds.close()
 
-    for name in ("spectra", "accuracy_vs_init", "latent_embedding", "early_prediction",
-                 "statistic_correlations", "aelle_training"):
+    figures = (
+        "spectra", "spectra_over_training", "largest_exponent_over_training", "accuracy_vs_init", "convergence",
+        "latent_embedding", "latent_perturbation", "aelle_training", "early_prediction", "statistic_correlations",
+        "correlations_over_training", "novel_inputs",
+    )
+    for name in figures:
         for suffix in (".png", ".pdf"):
             assert (results / "figures" / f"{name}{suffix}").stat().st_size > 1000, name
+    assert not (results / "figures" / "network_size.png").exists()  # one hidden size: no size figure
+
+    # The second input set: the same networks and checkpoints, driven by the next 4 test sequences.
+    with xr.open_dataset(results / "novel_inputs" / "lyapunov.nc", engine="netcdf4") as novel, \
+            xr.open_dataset(results / "lyapunov.nc", engine="netcdf4") as first:
+        assert (novel.attrs["first_sequence"], first.attrs["first_sequence"]) == (4, 0)
+        assert list(novel["network"].values) == list(first["network"].values)
+        assert not np.allclose(novel["exponents"], first["exponents"], equal_nan=True)
+    novel_table = pd.read_csv(results / "tables" / "novel_inputs.csv")
+    assert set(novel_table["inputs"]) == {"fitted", "novel"}
+    with xr.open_dataset(results / "convergence.nc", engine="netcdf4") as convergence:
+        assert sorted(convergence["architecture"].values) == ["lstm", "rnn"]
+        assert convergence.attrs["units"] == "nats per step"
 
     table = pd.read_csv(results / "tables" / "early_prediction.csv")
     assert {"AeLLE", "validation loss", "LE max", "configuration only"} <= set(table["method"])
@@ -116,8 +144,8 @@ def test_end_to_end_on_a_tiny_config(tmp_path):
     report = run_snakemake("--report", "report.html", "--configfile", str(tmp_path / "config.yaml"), cwd=tmp_path)
     assert report.returncode == 0, report.stderr[-3000:]
     html = (tmp_path / "report.html").read_text()
-    for name in ("spectra.png", "accuracy_vs_init.png", "latent_embedding.png", "early_prediction.png",
-                 "early_prediction.csv", "correlations.csv", "statistic_correlations.png", "aelle_training.png"):
+    for name in (*(f"{figure}.png" for figure in figures), "early_prediction.csv", "correlations.csv",
+                 "novel_inputs.csv"):
         assert name in html, name
     caption = (ROOT / "workflow" / "report" / "latent_embedding.rst").read_text().split()[:4]
     assert " ".join(caption) in html

@@ -32,17 +32,30 @@ NETWORKS = Paramspace(
     network_table(EXPERIMENT_CONFIG), filename_params="*", single_wildcard="network"
 )
 NETWORK_IDS = list(NETWORKS.instance_patterns)
-# Each network's spec (derived seed, resolved cell options), by the network wildcard.
+# Each network's spec (derived seed, resolved cell options, learning rate and dropout), by the network wildcard.
 NETWORK_SPECS = dict(zip(NETWORK_IDS, network_specs(EXPERIMENT_CONFIG), strict=True))
+# The distinct hidden sizes; the network-size figure is made only when there is more than one.
+HIDDEN_SIZES = sorted({spec.hidden_size for spec in NETWORK_SPECS.values()})
 FIGURES = [
     "spectra",
+    "spectra_over_training",
+    "largest_exponent_over_training",
     "accuracy_vs_init",
+    "convergence",
     "latent_embedding",
+    "latent_perturbation",
+    "aelle_training",
     "early_prediction",
     "statistic_correlations",
-    "aelle_training",
+    "correlations_over_training",
 ]
 TABLES = ["early_prediction", "correlations"]
+# Figures and tables of some experiments only: several hidden sizes; a second set of driving inputs.
+if len(HIDDEN_SIZES) > 1:
+    FIGURES.append("network_size")
+if EXPERIMENT_CONFIG.analysis.novel_inputs:
+    FIGURES.append("novel_inputs")
+    TABLES.append("novel_inputs")
 
 
 wildcard_constraints:

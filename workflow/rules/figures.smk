@@ -144,8 +144,16 @@ rule table_correlations:
             category="Spectrum statistics",
         ),
         pdf=f"{RESULTS}/figures/statistic_correlations.pdf",
+        over_training_png=report(
+            f"{RESULTS}/figures/correlations_over_training.png",
+            caption="../report/correlations_over_training.rst",
+            category="Spectrum statistics",
+        ),
+        over_training_pdf=f"{RESULTS}/figures/correlations_over_training.pdf",
     log:
         f"{LOGS}/tables/correlations.log",
+    benchmark:
+        f"{BENCHMARKS}/correlations.tsv"
     conda:
         ENV
     resources:

@@ -18,6 +18,7 @@ rule spectra:
         gpu=1,
     params:
         lyapunov=config["lyapunov"],
+        input_set=0,
     script:
         "../scripts/spectra.py"
 

@@ -15,6 +15,9 @@ Implements the "Autoencoder on Lyapunov Exponents" of Vogt, Zheng & Shlizerman,
 ``adapter``
     A fit applied to an experiment dataset: :func:`apply_to_dataset`,
     :func:`latent_frame`.
+``perturbation``
+    Decoded spectra along the predictor's direction in latent space, from a
+    typical high- and low-accuracy network: :func:`~lyapunov_rnn.aelle.perturbation.latent_perturbation`.
 
 The 2-D embedding of latent codes for figures is
 :func:`lyapunov_rnn.analysis.embedding.embed`.

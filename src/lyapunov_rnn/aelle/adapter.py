@@ -7,7 +7,7 @@ import pandas as pd
 import xarray as xr
 
 from lyapunov_rnn.aelle.fit import AelleFit
-from lyapunov_rnn.dataset import final_values, valid_spectrum_mask
+from lyapunov_rnn.dataset import final_values, in_fraction_range, valid_spectrum_mask
 
 __all__ = ["apply_to_dataset", "latent_frame"]
 
@@ -39,13 +39,15 @@ def apply_to_dataset(fit: AelleFit, ds: xr.Dataset) -> xr.Dataset:
     )
 
 
-def latent_frame(fit: AelleFit, ds: xr.Dataset) -> pd.DataFrame:
+def latent_frame(fit: AelleFit, ds: xr.Dataset, *, training_checkpoints: bool = False) -> pd.DataFrame:
     """Long table of the valid samples of ``ds`` with metadata and latent columns ``z0 ..``.
 
     Columns: ``network, checkpoint, epoch, training_fraction, architecture,
     init_param, hidden_size, split, final_val_loss, final_val_accuracy,
     predicted_final_loss, z0 .. z{latent_dim-1}``; rows with non-finite
     spectra are dropped. Metadata columns missing from ``ds`` are omitted.
+    With ``training_checkpoints``, only the checkpoints the AeLLE was trained
+    on (``training_fraction`` in ``fit.config.training_fractions``) are kept.
     """
     applied = apply_to_dataset(fit, ds)
     frame = applied["predicted_final_loss"].to_dataframe().reset_index()
@@ -61,5 +63,7 @@ def latent_frame(fit: AelleFit, ds: xr.Dataset) -> pd.DataFrame:
         }
     )
     frame = frame.drop(columns=[c for c in per_network if c in frame]).join(per_network, on="network")
-    mask = valid_spectrum_mask(ds).transpose("network", "checkpoint").values.ravel()
-    return frame[mask & np.isfinite(latent).all(axis=1)].reset_index(drop=True)
+    mask = valid_spectrum_mask(ds).transpose("network", "checkpoint").values
+    if training_checkpoints:
+        mask = mask & in_fraction_range(ds, fit.config.training_fractions)[None, :]
+    return frame[mask.ravel() & np.isfinite(latent).all(axis=1)].reset_index(drop=True)

@@ -88,7 +88,7 @@ def resample_spectra(
     Parameters
     ----------
     spectra : np.ndarray, shape (n, K)
-        One spectrum per row (nats per step), sorted descending; the first
+        One spectrum per row (the dataset's units), sorted descending; the first
         ``K_i`` entries of row ``i`` are finite and the rest are NaN padding.
     length : int or None
         Common output length. ``None`` is allowed only when all rows have the
@@ -109,7 +109,7 @@ def resample_spectra(
     Returns
     -------
     np.ndarray, shape (n, length)
-        Resampled spectra (nats per step); rows without any finite exponent
+        Resampled spectra (units of the input); rows without any finite exponent
         are all NaN.
     """
     spectra = np.atleast_2d(np.asarray(spectra, dtype=float))
@@ -201,7 +201,7 @@ class SpectrumScaler:
     method : str
         Resampling method (see :func:`resample_spectra`).
     mean, std : np.ndarray, shape (length,)
-        Of the training samples (nats per step); constant features get std 1.
+        Of the training samples (the spectra's units); constant features get std 1.
     """
 
     length: int
@@ -218,6 +218,10 @@ class SpectrumScaler:
     def standardise(self, resampled: np.ndarray) -> np.ndarray:
         """Standardise spectra already resampled to :attr:`length`."""
         return (resampled - self.mean) / self.std
+
+    def inverse_standardise(self, standardised: np.ndarray) -> np.ndarray:
+        """Undo :meth:`standardise`: standardised spectra (n, length) back to the dataset's units."""
+        return standardised * self.std + self.mean
 
     def transform(self, spectra: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Resample and standardise NaN-padded spectra (n, K).

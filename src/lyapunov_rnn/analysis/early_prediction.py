@@ -33,7 +33,8 @@ papers' *pre-trained* classifier (Vogt, Zheng & Shlizerman, arXiv:2204.04876;
       training checkpoints, scored by its decision function.
   ``configuration only``
       Logistic regression on what produced the network, not on its dynamics:
-      log p, log hidden size and the architecture (one-hot), fitted on the
+      log p, log hidden size, the architecture (one-hot) and, where they vary
+      between the networks, log learning rate and dropout, fitted on the
       training networks; the same score at every stage. If the spectrum says
       no more than this, the spectrum adds nothing.
 
@@ -43,6 +44,11 @@ papers' *pre-trained* classifier (Vogt, Zheng & Shlizerman, arXiv:2204.04876;
 * **Scores**: recall, precision and F1 of the high-accuracy class on the
   test networks, each with a 95 % percentile bootstrap interval over test
   networks (:func:`bootstrap_intervals`), and ``n_test``.
+* **Other spectra of the same networks** (``evaluate_on``): everything above
+  is fitted on one dataset and the frozen rules are applied unchanged to the
+  spectra of another, e.g. the same checkpoints driven by other input
+  sequences (:mod:`lyapunov_rnn.analysis.generalisation`). Only the scores of
+  :data:`SPECTRUM_METHODS` change; labels come from the fitted dataset.
 
 A network without a finite score at a stage (e.g. it has diverged) is
 classified low accuracy. No torch here: latent codes come from the fit's
@@ -52,6 +58,7 @@ classified low accuracy. No torch here: latent codes come from the fit's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -72,8 +79,10 @@ __all__ = [
     "FROZEN_METHODS",
     "METRICS",
     "REFIT_METHOD",
+    "SPECTRUM_METHODS",
     "STATISTICS",
     "TABLE_COLUMNS",
+    "align_evaluation",
     "bootstrap_intervals",
     "classify",
     "early_prediction_table",
@@ -91,6 +100,10 @@ SPECTRUM_REGRESSION = "logistic regression (spectrum)"
 CONFIGURATION = "configuration only"
 REFIT_METHOD = "AeLLE (per-stage refit)"
 FROZEN_METHODS: tuple[str, ...] = ("AeLLE", LOSS_METHOD, *STATISTICS, SPECTRUM_REGRESSION, CONFIGURATION)
+#: The methods whose score is computed from the spectrum (the others read the loss or the configuration).
+SPECTRUM_METHODS: tuple[str, ...] = ("AeLLE", *STATISTICS, SPECTRUM_REGRESSION, REFIT_METHOD)
+#: Per-network training options that join the configuration features where they vary between networks.
+CONFIGURATION_OPTIONS: dict[str, bool] = {"learning_rate": True, "dropout": False}  # name -> take the log
 METRICS: tuple[str, ...] = ("recall", "precision", "f1")
 TABLE_COLUMNS: tuple[str, ...] = (
     "stage", "training_fraction", "epoch", "method",
@@ -267,51 +280,102 @@ def _spectrum_features(ds: xr.Dataset, fit: AelleFit) -> tuple[np.ndarray, np.nd
     return features.reshape(*shape, -1), valid.reshape(shape)
 
 
-def _configuration_features(ds: xr.Dataset) -> np.ndarray:
-    """log p, log hidden size and the one-hot architecture of every network."""
-    architecture = ds["architecture"].values.astype(str)
-    one_hot = (architecture[:, None] == np.unique(architecture)[None, :]).astype(float)
-    return np.column_stack(
-        [np.log(ds["init_param"].values.astype(float)), np.log(ds["hidden_size"].values.astype(float)), one_hot]
-    )
+@dataclass(frozen=True)
+class _ConfigurationFeatures:
+    """Which configuration features a dataset's networks have: their architectures and the options that vary."""
+
+    architectures: tuple[str, ...]
+    options: tuple[str, ...]
+
+    @classmethod
+    def of(cls, ds: xr.Dataset) -> _ConfigurationFeatures:
+        """The architectures of ``ds`` and the :data:`CONFIGURATION_OPTIONS` it records with more than one value."""
+        varying = tuple(
+            name for name in CONFIGURATION_OPTIONS if name in ds.coords and np.unique(ds[name].values).size > 1
+        )
+        return cls(tuple(np.unique(ds["architecture"].values.astype(str))), varying)
+
+    def transform(self, ds: xr.Dataset) -> np.ndarray:
+        """log p, log hidden size, the one-hot architecture and the varying options of every network of ``ds``."""
+        architecture = ds["architecture"].values.astype(str)
+        one_hot = (architecture[:, None] == np.asarray(self.architectures)[None, :]).astype(float)
+        columns = [
+            np.log(ds["init_param"].values.astype(float)), np.log(ds["hidden_size"].values.astype(float)), one_hot
+        ]
+        for name in self.options:
+            values = ds[name].values.astype(float)
+            columns.append(np.log(values) if CONFIGURATION_OPTIONS[name] else values)
+        return np.column_stack(columns)
 
 
-def _frozen_scores(
-    ds: xr.Dataset,
-    fit: AelleFit,
-    latent: np.ndarray,
-    labels: np.ndarray,
-    parts: dict[str, np.ndarray],
-    training: np.ndarray,
-) -> dict[str, np.ndarray]:
-    """Score of every frozen method for every (network, checkpoint), shape (networks, checkpoints).
+@dataclass(frozen=True)
+class _FittedScores:
+    """The fitted parts of the frozen methods' scores, fitted once on one dataset's training and validation networks.
 
-    ``latent`` holds the AeLLE latent codes of every (network, checkpoint) (:func:`_latent_codes`).
+    Attributes
+    ----------
+    aelle_direction : PCA
+        PC1 of the calibration samples' AeLLE latent codes.
+    spectrum_regression : LogisticRegression
+        On the training networks' standardised spectra (training checkpoints).
+    configuration : _ConfigurationFeatures
+        The configuration features of the fitted dataset.
+    configuration_regression : LogisticRegression
+        On the training networks' configuration features.
     """
-    n_checkpoints = ds.sizes["checkpoint"]
-    valid = valid_spectrum_mask(ds).transpose("network", "checkpoint").values
-    calibration = parts["val"][:, None] & training[None, :] & valid
-    if calibration.sum() < 2:
-        raise ValueError("fewer than 2 validation samples with a valid spectrum: cannot fit the AeLLE direction")
-    scores = {"AeLLE": _project(latent, PCA(n_components=1).fit(latent[calibration]))}
 
-    scores[LOSS_METHOD] = ds["val_loss"].transpose("network", "checkpoint").values.astype(float)
-    statistics = spectrum_statistics(ds)
-    for method, variable in STATISTICS.items():
-        scores[method] = statistics[variable].transpose("network", "checkpoint").values
+    aelle_direction: PCA
+    spectrum_regression: LogisticRegression
+    configuration: _ConfigurationFeatures
+    configuration_regression: LogisticRegression
 
-    features, feature_valid = _spectrum_features(ds, fit)
-    train_samples = parts["train"][:, None] & training[None, :] & feature_valid
-    sample_labels = np.broadcast_to(labels[:, None], train_samples.shape)
-    regression = LogisticRegression(max_iter=2000).fit(features[train_samples], sample_labels[train_samples])
-    spectrum_scores = np.full(train_samples.shape, np.nan)
-    spectrum_scores[feature_valid] = regression.decision_function(features[feature_valid])
-    scores[SPECTRUM_REGRESSION] = spectrum_scores
+    @classmethod
+    def fit(
+        cls,
+        ds: xr.Dataset,
+        fit: AelleFit,
+        latent: np.ndarray,
+        labels: np.ndarray,
+        parts: dict[str, np.ndarray],
+        training: np.ndarray,
+    ) -> _FittedScores:
+        """Fit on ``ds``; ``latent``: its AeLLE latent codes of every (network, checkpoint), :func:`_latent_codes`."""
+        valid = valid_spectrum_mask(ds).transpose("network", "checkpoint").values
+        calibration = parts["val"][:, None] & training[None, :] & valid
+        if calibration.sum() < 2:
+            raise ValueError("fewer than 2 validation samples with a valid spectrum: cannot fit the AeLLE direction")
+        direction = PCA(n_components=1).fit(latent[calibration])
 
-    configuration = _configuration_features(ds)
-    by_configuration = LogisticRegression(max_iter=2000).fit(configuration[parts["train"]], labels[parts["train"]])
-    scores[CONFIGURATION] = np.repeat(by_configuration.decision_function(configuration)[:, None], n_checkpoints, axis=1)
-    return scores
+        features, feature_valid = _spectrum_features(ds, fit)
+        train_samples = parts["train"][:, None] & training[None, :] & feature_valid
+        sample_labels = np.broadcast_to(labels[:, None], train_samples.shape)
+        regression = LogisticRegression(max_iter=2000).fit(features[train_samples], sample_labels[train_samples])
+
+        configuration = _ConfigurationFeatures.of(ds)
+        by_configuration = LogisticRegression(max_iter=2000).fit(
+            configuration.transform(ds)[parts["train"]], labels[parts["train"]]
+        )
+        return cls(direction, regression, configuration, by_configuration)
+
+    def scores(self, ds: xr.Dataset, fit: AelleFit, latent: np.ndarray) -> dict[str, np.ndarray]:
+        """Score of every frozen method for every (network, checkpoint) of ``ds``, shape (networks, checkpoints).
+
+        ``ds`` is the fitted dataset or other spectra of its networks; ``latent`` holds its latent codes.
+        """
+        scores = {"AeLLE": _project(latent, self.aelle_direction)}
+        scores[LOSS_METHOD] = ds["val_loss"].transpose("network", "checkpoint").values.astype(float)
+        statistics = spectrum_statistics(ds)
+        for method, variable in STATISTICS.items():
+            scores[method] = statistics[variable].transpose("network", "checkpoint").values
+
+        features, feature_valid = _spectrum_features(ds, fit)
+        spectrum_scores = np.full(feature_valid.shape, np.nan)
+        spectrum_scores[feature_valid] = self.spectrum_regression.decision_function(features[feature_valid])
+        scores[SPECTRUM_REGRESSION] = spectrum_scores
+
+        by_configuration = self.configuration_regression.decision_function(self.configuration.transform(ds))
+        scores[CONFIGURATION] = np.repeat(by_configuration[:, None], ds.sizes["checkpoint"], axis=1)
+        return scores
 
 
 def _frozen_rules(
@@ -329,18 +393,53 @@ def _frozen_rules(
     return rules
 
 
-def _refit_scores(
+def _refit_rule(
     latent: np.ndarray, labels: np.ndarray, parts: dict[str, np.ndarray], checkpoint: int
-) -> tuple[np.ndarray, tuple[Direction, float]]:
+) -> tuple[PCA, tuple[Direction, float]]:
     """The per-stage refit: PCA on the training networks' codes at one checkpoint, threshold on its validation networks.
 
     ``latent`` holds the latent codes of every network at ``checkpoint``, shape (networks, latent_dim).
+    Returns the PCA (its PC1 is the score) and the rule.
     """
     train = np.isfinite(latent).all(axis=1) & parts["train"]
     if train.sum() < 2:
         raise ValueError(f"fewer than 2 training networks have a valid spectrum at checkpoint {checkpoint}")
-    pc1 = _project(latent, PCA(n_components=1).fit(latent[train]))
-    return pc1, select_threshold(pc1[parts["val"]], labels[parts["val"]])
+    pca = PCA(n_components=1).fit(latent[train])
+    pc1 = _project(latent, pca)
+    return pca, select_threshold(pc1[parts["val"]], labels[parts["val"]])
+
+
+def align_evaluation(ds: xr.Dataset, other: xr.Dataset) -> xr.Dataset:
+    """``other`` with its networks in the order of ``ds``, after checking that both hold the same checkpoints.
+
+    Other spectra of the same networks (e.g. driven by other input
+    sequences) share the networks, their epochs and their losses; only the
+    spectra differ.
+
+    Raises
+    ------
+    ValueError
+        Naming what differs: networks missing or extra in ``other``, other
+        epochs, or other validation losses (then they are not the same
+        checkpoints).
+    """
+    networks, others = ds["network"].values, other["network"].values
+    missing, extra = sorted(set(networks) - set(others)), sorted(set(others) - set(networks))
+    if missing or extra or others.size != networks.size:
+        raise ValueError(
+            f"the evaluated dataset does not hold the same networks: missing {missing[:3]}"
+            f"{' ...' if len(missing) > 3 else ''}, extra {extra[:3]}{' ...' if len(extra) > 3 else ''}"
+        )
+    other = other.sel(network=networks)
+    if not np.array_equal(ds["epoch"].values, other["epoch"].values):
+        raise ValueError(
+            f"the evaluated dataset has other checkpoints: epochs {other['epoch'].values.tolist()}, "
+            f"expected {ds['epoch'].values.tolist()}"
+        )
+    losses = [data["val_loss"].transpose("network", "checkpoint").values for data in (ds, other)]
+    if not np.array_equal(*losses, equal_nan=True):
+        raise ValueError("the evaluated dataset has other validation losses: not the same checkpoints of the networks")
+    return other
 
 
 # --------------------------------------------------------------------------- #
@@ -353,6 +452,7 @@ def early_prediction_table(
     stages: Sequence[float] = (0.0, 0.1, 0.2, 0.5),
     resamples: int = 2000,
     seed: int = 0,
+    evaluate_on: xr.Dataset | None = None,
 ) -> pd.DataFrame:
     """Classify the test networks as high/low final accuracy from the information of each stage.
 
@@ -373,6 +473,12 @@ def early_prediction_table(
         Bootstrap resamples per interval.
     seed : int
         Seed of the bootstrap.
+    evaluate_on : xr.Dataset, optional
+        Other spectra of the networks of ``ds`` (same networks, checkpoints
+        and losses, see :func:`align_evaluation`), e.g. driven by other input
+        sequences. Every fit, label and rule comes from ``ds``; the test
+        networks are then classified from the spectra of ``evaluate_on``
+        (only the :data:`SPECTRUM_METHODS` change). Default: ``ds`` itself.
 
     Returns
     -------
@@ -393,14 +499,22 @@ def early_prediction_table(
     labels = high_accuracy_labels(ds, split).to_numpy()
     training = in_fraction_range(ds, fit.config.training_fractions)
     latent = _latent_codes(ds, fit)
-    scores = _frozen_scores(ds, fit, latent, labels, parts, training)
+    fitted = _FittedScores.fit(ds, fit, latent, labels, parts, training)
+    scores = fitted.scores(ds, fit, latent)
     rules = _frozen_rules(scores, labels, parts, training)
+    if evaluate_on is not None:
+        evaluated = align_evaluation(ds, evaluate_on)
+        evaluated_latent = _latent_codes(evaluated, fit)
+        scores = fitted.scores(evaluated, fit, evaluated_latent)
+    else:
+        evaluated_latent = latent
     test_labels = labels[parts["test"]]
 
     rows = []
     for stage, checkpoint in zip(stages, stage_checkpoints(ds, stages), strict=True):
         fraction = float(ds["training_fraction"].values[checkpoint])
-        refit_scores, refit_rule = _refit_scores(latent[:, checkpoint], labels, parts, checkpoint)
+        refit_direction, refit_rule = _refit_rule(latent[:, checkpoint], labels, parts, checkpoint)
+        refit_scores = _project(evaluated_latent[:, checkpoint], refit_direction)
         stage_scores = {method: values[:, checkpoint] for method, values in scores.items()}
         stage_rules = dict(rules)
         stage_scores[REFIT_METHOD], stage_rules[REFIT_METHOD] = refit_scores, refit_rule

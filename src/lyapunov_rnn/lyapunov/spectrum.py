@@ -169,6 +169,22 @@ def _batch_first_inputs(module: nn.Module | None, inputs: Tensor) -> Tensor:
     return inputs if batch_first else inputs.transpose(0, 1)
 
 
+def _check_finite(name: str, values: Tensor) -> None:
+    """Raise ``ValueError`` when ``values`` hold NaN or infinity.
+
+    Non-finite inputs do not fail loudly by themselves: an infinite input
+    saturates every unit and gives finite, meaningless exponents (the
+    resolution floor), a NaN input gives NaN exponents.
+    """
+    finite = torch.isfinite(values)
+    if not bool(finite.all()):
+        bad = (~finite).nonzero()[0].tolist()
+        raise ValueError(
+            f"{name} contain {int((~finite).sum())} non-finite values (NaN or infinity), the first at index "
+            f"{tuple(bad)}; the Lyapunov spectrum of non-finite data is not defined"
+        )
+
+
 def _initial_state(
     h0: Tensor | Sequence[Tensor] | None, tangent_map: TangentMap, batch: int, dtype: torch.dtype, device: torch.device
 ) -> State:
@@ -285,7 +301,8 @@ def lyapunov_spectrum(
     Raises
     ------
     ValueError
-        For malformed inputs or options (shape, input size, ``k``,
+        For non-finite (NaN or infinite) inputs, ``h0`` or model parameters,
+        and for malformed inputs or options (shape, input size, ``k``,
         ``warmup``, ``qr_every``, ``convention``, ``"reference"`` with a
         multi-layer module, bidirectional modules).
     TypeError
@@ -305,12 +322,18 @@ def lyapunov_spectrum(
         sequence = _batch_first_inputs(None, inputs).to(device=device, dtype=dtype)
     else:
         raise TypeError(f"model must be an nn.Module or a step function, got {type(model).__name__}")
+    _check_finite("inputs", sequence)
+    if isinstance(model, nn.Module):
+        for name, parameter in module.named_parameters():
+            _check_finite(f"the parameters {name!r} of the model (a diverged network?)", parameter.detach())
     batch, total_steps = sequence.shape[:2]
     size = tangent_dimension(tangent_map, convention)
     if isinstance(tangent_map, StackedMap) and h0 is not None and not (isinstance(h0, Tensor) and h0.ndim == 2):
         h0 = tangent_map.flat_h0(h0, batch)
     k = _check_options(convention, k, size, warmup, total_steps, qr_every)
     state = _initial_state(h0, tangent_map, batch, dtype, device)
+    for component in state:
+        _check_finite("h0", component)
 
     options = dict(k=k, warmup=warmup, keep_finite_time=keep_finite_time, keep_vectors=keep_vectors, progress=progress)
     with torch.no_grad(), _ieee_float32():

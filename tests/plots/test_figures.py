@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import matplotlib
 
 matplotlib.use("Agg")
 
 import numpy as np
 import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
 import xarray as xr  # noqa: E402
-from helpers.synthetic import FAST, make_dataset  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from lyapunov_rnn.aelle import AelleFit, latent_frame, train_aelle  # noqa: E402
+from lyapunov_rnn.aelle import AelleFit, latent_frame  # noqa: E402
 from lyapunov_rnn.analysis.early_prediction import early_prediction_table  # noqa: E402
 from lyapunov_rnn.analysis.embedding import embed  # noqa: E402
 from lyapunov_rnn.plots import (  # noqa: E402
@@ -27,16 +23,7 @@ from lyapunov_rnn.plots import (  # noqa: E402
     plot_training_curves,
     save_figure,
 )
-
-
-@pytest.fixture(scope="module")
-def ds() -> xr.Dataset:
-    return make_dataset(n_per_arch=12, seed=2)
-
-
-@pytest.fixture(scope="module")
-def fit(ds: xr.Dataset) -> AelleFit:
-    return train_aelle(ds, dataclasses.replace(FAST, epochs=10), num_threads=1)
+from lyapunov_rnn.plots.base import P_LABEL, units_of  # noqa: E402
 
 
 def _assert_labelled(fig: Figure) -> None:
@@ -79,8 +66,19 @@ def test_figures_labelled_and_saved(ds: xr.Dataset, fit: AelleFit, tmp_path) -> 
 def test_spectra_has_colorbar_and_facets(ds: xr.Dataset) -> None:
     fig = plot_spectra(ds)
     labels = [ax.get_ylabel() for ax in fig.axes]
-    assert "init parameter" in labels  # colorbar
+    assert P_LABEL in labels  # colorbar
     assert sum("nats/step" in label for label in labels) == 3  # one facet per architecture
+    titles = [ax.get_title().split(" ")[0] for ax in fig.axes if ax.get_title()]
+    assert titles == ["rnn", "lstm", "gru"]  # the one architecture order of every figure
+
+
+def test_units_read_from_the_dataset(ds: xr.Dataset) -> None:
+    in_bits = ds.assign_attrs(units="bits per step")
+    labels = [ax.get_ylabel() for ax in plot_spectra(in_bits).axes]
+    labels += [ax.get_xlabel() for ax in plot_statistic_correlations(in_bits, checkpoint=-1).axes]
+    labelled = [label for label in labels if "/step" in label]
+    assert len(labelled) == 5 and all("bits/step" in label for label in labelled)
+    assert units_of(ds) == "nats/step"
 
 
 def test_early_prediction_points_with_intervals(ds: xr.Dataset, fit: AelleFit) -> None:

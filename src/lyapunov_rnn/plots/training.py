@@ -1,0 +1,45 @@
+"""How the networks trained: final performance against the initialisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import seaborn as sns
+import xarray as xr
+from matplotlib.figure import Figure
+
+from lyapunov_rnn.plots.base import P_LABEL, architecture_order, log_if_positive, new_figure
+
+__all__ = ["plot_accuracy_vs_init"]
+
+
+def plot_accuracy_vs_init(ds: xr.Dataset) -> Figure:
+    """Final validation accuracy vs the init parameter p, hue architecture.
+
+    Diverged networks (NaN accuracy) are drawn at accuracy 0 with an ``x``
+    marker. The x axis is logarithmic when all init parameters are positive.
+    """
+    final = ds["val_accuracy"].isel(checkpoint=-1).values
+    diverged = ~np.isfinite(final)
+    data = pd.DataFrame(
+        {
+            "init_param": ds["init_param"].values,
+            "accuracy": np.where(diverged, 0.0, final),
+            "architecture": ds["architecture"].values.astype(str),
+            "outcome": np.where(diverged, "diverged", "trained"),
+        }
+    )
+    fig, axes = new_figure(1, width=6.0, height=4.0)
+    ax = axes[0]
+    sns.scatterplot(
+        data=data, x="init_param", y="accuracy", hue="architecture", style="outcome",
+        hue_order=architecture_order(data["architecture"]),
+        markers={"trained": "o", "diverged": "X"}, alpha=0.8, ax=ax,
+    )
+    log_if_positive(ax, data["init_param"], "x")
+    ax.set(
+        xlabel=P_LABEL, ylabel="final validation accuracy (fraction)", ylim=(-0.05, 1.05),
+        title="Final accuracy vs initialisation",
+    )
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", title=None)
+    return fig
