@@ -383,3 +383,143 @@ def test_the_learning_rate_example_sweeps_both_options(capsys):
     assert {(spec.learning_rate, spec.dropout) for spec in specs} == {
         (rate, dropout) for rate in (0.001, 0.01, 0.1) for dropout in (0.0, 0.1)
     }
+
+
+# --------------------------------------------------------------------------- #
+# Everything the config decides is checked before any job (issue 15)
+# --------------------------------------------------------------------------- #
+def _grid(config: dict, **values) -> None:
+    config["networks"].update(values)
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda c: _grid(c, init_param=[]), r"networks\.init_param: \[\] should be non-empty"),
+        (lambda c: _grid(c, init_param=[0.1, "big"]), r"networks\.init_param\[1\]: 'big' is not of type 'number'"),
+        (lambda c: _grid(c, init_param=[0.5, 0]), r"networks\.init_param\[1\]: 0 is less than or equal to"),
+        (lambda c: _grid(c, init_param=[-1.0]), r"networks\.init_param\[0\]: -1\.0 is less than or equal to"),
+        (lambda c: c.__setitem__("networks", [{"architecture": ["rnn"], "hidden_size": [4], "init_param": []}]),
+         r"networks"),
+        (lambda c: c["analysis"].__setitem__("stages", []), r"analysis\.stages: \[\] should be non-empty"),
+        (lambda c: c.__setitem__("experiment", ".."), r"experiment: '\.\.' names no directory"),
+        (lambda c: c.__setitem__("experiment", "."), r"experiment: '\.' names no directory"),
+        (lambda c: c.__setitem__("experiment", "a/b"), r"experiment: 'a/b' does not match"),
+        (lambda c: _grid(c, architecture=["rnn"], init_param=[0.5, 1.0]),
+         r"aelle\.split: .* of the 2 networks leaves the test split empty"),
+        (lambda c: c["aelle"].__setitem__("split", [0.1, 0.8, 0.1]),
+         r"aelle\.split: \[0\.1, 0\.8, 0\.1\] of the 6 networks leaves the test split empty"),
+        (lambda c: c["aelle"].__setitem__("split", [0.7, 0.1, 0.1]), r"aelle\.split: .* must sum to 1"),
+        (lambda c: c["lyapunov"].__setitem__("k", 9),
+         r"lyapunov\.k: 9 exponents exceed the 8 of a full spectrum of the rnn networks with hidden_size 8"),
+        (lambda c: c["lyapunov"].__setitem__("warmup", 28),
+         r"lyapunov\.warmup: 28 leaves no measured step of the 28-step sequences of task 'smnist'"),
+        (lambda c: c["lyapunov"].__setitem__("sequences", 21), r"lyapunov\.sequences: 21 exceeds the 20 test"),
+        (lambda c: c["analysis"].__setitem__("convergence_sequences", 21),
+         r"analysis\.convergence_sequences: 21 exceeds the 20 test"),
+        (lambda c: c["analysis"].__setitem__("convergence_sequences", 3),
+         r"analysis\.convergence_sequences: 3 is below lyapunov\.sequences = 5"),
+        (lambda c: c["aelle"].__setitem__("training_fractions", [0.3, 0.4]),
+         r"aelle\.training_fractions: no checkpoint of the 2 epochs .* lies in \[0\.3, 0\.4\]"),
+        (lambda c: c["aelle"].update(epochs=3, alpha=[1, 2, 3, 4]),
+         r"aelle\.alpha: a schedule of 4 blocks needs at least 4 aelle\.epochs, got 3"),
+        (lambda c: c["aelle"].__setitem__("resample_length", 12),
+         r"aelle\.resample_length: 12 is shorter than the longest spectrum \(16 exponents\)"),
+    ],
+    ids=[
+        "init-param-empty", "init-param-not-a-number", "init-param-zero", "init-param-negative",
+        "init-param-empty-in-a-list-of-grids", "stages-empty", "experiment-dotdot", "experiment-dot",
+        "experiment-separator", "too-few-networks-for-the-split", "split-leaves-test-empty", "split-sum",
+        "k-above-state-size", "warmup-not-below-length", "sequences-above-test-split",
+        "convergence-sequences-above-test-split", "convergence-sequences-below-sequences",
+        "training-fractions-without-checkpoint", "alpha-schedule-longer-than-epochs", "midpoint-cannot-shorten",
+    ],
+)
+def test_inconsistent_config_is_rejected_naming_the_key(small_config, mutate, message):
+    mutate(small_config)
+    with pytest.raises(ConfigError, match=message):
+        experiment_config(small_config)
+
+
+@pytest.fixture
+def small_config(default_config) -> dict:
+    """6 networks (rnn, lstm x 3 p, hidden 8: spectra of 8 and 16 exponents), 2 epochs, 20 test sequences."""
+    default_config["task"]["subset"] = 20
+    default_config["networks"].update(architecture=["rnn", "lstm"], hidden_size=[8], init_param=[0.1, 0.5, 2.0])
+    default_config["training"]["epochs"] = 2
+    default_config["lyapunov"]["sequences"] = 5
+    default_config["aelle"]["training_fractions"] = [0.0, 1.0]
+    return default_config
+
+
+def test_small_config_is_valid_at_the_limits(small_config):
+    """The checks above reject only what fails: the same config at each limit is accepted."""
+    small_config["lyapunov"].update(k=8, warmup=27, sequences=10)  # 2 x 10 = the 20 test sequences, novel inputs
+    small_config["analysis"]["convergence_sequences"] = 20
+    small_config["aelle"].update(training_fractions=[0.5, 0.5], epochs=4, alpha=[1, 2, 3, 4], resample_length=16)
+    config = experiment_config(copy.deepcopy(small_config))
+    assert config.lyapunov.k == 8 and config.analysis.convergence_sequences == 20
+    small_config["aelle"]["resample_length"] = 12  # linear resampling may shorten spectra
+    small_config["aelle"]["resample_method"] = "linear"
+    experiment_config(copy.deepcopy(small_config))
+    # The reference convention: the LSTM's spectrum is its N hidden exponents, and a warm-up of T or more is capped.
+    small_config["lyapunov"].update(convention="reference", k=8, warmup=40)
+    experiment_config(copy.deepcopy(small_config))
+    small_config["lyapunov"]["k"] = 9
+    with pytest.raises(ConfigError, match=r"lyapunov\.k: 9 exponents exceed the 8 .* \(reference convention\)"):
+        experiment_config(small_config)
+
+
+@pytest.mark.parametrize("convention", [*CONVENTIONS, *ALIASES])
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_spectrum_size_from_the_config_is_the_tangent_size_of_the_built_network(architecture, convention):
+    from lyapunov_rnn.conventions import spectrum_size
+    from lyapunov_rnn.lyapunov import tangent_size
+    from lyapunov_rnn.models import SequenceModel
+
+    model = SequenceModel(architecture, input_size=3, hidden_size=5, output_size=2)
+    assert spectrum_size(architecture, 5, convention) == tangent_size(model, convention)
+
+
+@pytest.mark.parametrize("networks", range(1, 40))
+@pytest.mark.parametrize("split", [(0.7, 0.1, 0.2), (0.6, 0.2, 0.2), (0.1, 0.8, 0.1), (0.8, 0.1, 0.1)])
+def test_the_config_check_predicts_the_aelle_split(networks, split):
+    """aelle_split_sizes (checked before any job) gives exactly the sizes of split_networks (run by the aelle rule)."""
+    from lyapunov_rnn.aelle.preprocessing import split_networks
+    from lyapunov_rnn.config import aelle_split_sizes
+
+    sizes = aelle_split_sizes(networks, split)
+    assert sum(sizes) == networks
+    ids = [f"net{i}" for i in range(networks)]
+    if min(sizes) < 1:
+        with pytest.raises(ValueError, match="at least one network in each split"):
+            split_networks(ids, split)
+        return
+    counts = split_networks(ids, split).value_counts()
+    assert (counts["train"], counts["val"], counts["test"]) == sizes
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("experiment: x\nnetworks:\n  architecture: [rnn, lstm\n  hidden_size: [8]\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML: line 4, column 14: .*flow sequence"):
+        load_config(path)
+
+
+def test_a_number_yaml_reads_as_text_gets_a_hint(default_config):
+    default_config["networks"]["init_param"] = yaml.safe_load("[0.5, 1e-3]")  # YAML 1.1: no dot, no float
+    with pytest.raises(ConfigError, match=r"init_param\[1\]: '1e-3' is not of type 'number' .*write 1\.0e-3"):
+        experiment_config(default_config)
+
+
+@pytest.mark.parametrize(
+    "init_param, closest",
+    [
+        ({"low": 1}, r"\(closest: 'high' is a required property\)"),
+        ({"low": 1, "high": 2, "count": 0}, r"\(closest: networks\.init_param\.count: 0 is less than the minimum"),
+    ],
+)
+def test_a_value_that_fits_no_form_names_the_closest_forms_problem(default_config, init_param, closest):
+    default_config["networks"]["init_param"] = init_param
+    with pytest.raises(ConfigError, match=r"^networks\.init_param: .* under any of the given schemas " + closest):
+        experiment_config(default_config)

@@ -7,6 +7,7 @@ import copy
 import numpy as np
 import pytest
 import xarray as xr
+from helpers.synthetic import make_dataset
 from helpers.trained import train_two_networks
 from helpers.workflow import TINY
 
@@ -24,10 +25,14 @@ def trained(tmp_path_factory):
 
 def test_assemble_pads_different_state_sizes(trained, tmp_path):
     _, task, networks = trained
-    files = []
+    files, masks = [], {}
     for architecture, checkpoints in networks.items():
         path = tmp_path / f"{architecture}.nc"
-        write_netcdf(network_spectra(checkpoints, task, OPTIONS, progress=False), path)
+        spectra = network_spectra(checkpoints, task, OPTIONS, progress=False)
+        # Mark one exponent unresolved, so that carrying the mask is not carrying all True.
+        spectra["exponents_resolved"][-1, 0] = False
+        masks[f"net-{architecture}"] = spectra["exponents_resolved"].values
+        write_netcdf(spectra, path)
         files.append((f"net-{architecture}", path))
     config = experiment_config({**copy.deepcopy(TINY), "experiment": "unit", "lyapunov": {"sequences": 4}})
     ds = assemble(files, config=config, sequence_length=12)
@@ -47,6 +52,12 @@ def test_assemble_pads_different_state_sizes(trained, tmp_path):
     assert loaded.attrs["units"] == "nats per step"
     assert loaded.attrs["sequences"] == 4 and loaded.attrs["sequence_length"] == 12
     assert loaded["diverged"].dtype == bool
+    resolved = loaded["exponents_resolved"]
+    assert resolved.dims == ("network", "checkpoint", "exponent") and resolved.dtype == bool
+    assert "numerically resolved for every driving sequence" in resolved.attrs["description"]
+    np.testing.assert_array_equal(resolved.sel(network="net-lstm"), masks["net-lstm"])
+    np.testing.assert_array_equal(resolved.sel(network="net-gru", exponent=slice(1, 5)), masks["net-gru"])
+    assert not resolved.sel(network="net-gru", exponent=slice(6, 8)).any()  # padding is not resolved
     loaded.close()
     check_schema(open_experiment(path))
 
@@ -57,6 +68,15 @@ def test_schema_errors_name_the_problem(tmp_path):
     bad = xr.Dataset({"exponents": (("network", "exponent"), np.zeros((2, 3)))})
     with pytest.raises(ValueError, match="exponents"):
         check_schema(bad)
+
+
+def test_schema_checks_the_resolution_mask_where_present():
+    ds = make_dataset(n_per_arch=2, epochs=2)
+    ds = ds.assign_coords(replicate=("network", np.zeros(ds.sizes["network"], dtype=int)))
+    check_schema(ds)
+    check_schema(ds.drop_vars("exponents_resolved"))  # files written before the mask existed
+    with pytest.raises(ValueError, match="exponents_resolved"):
+        check_schema(ds.assign(exponents_resolved=ds["exponents_resolved"].isel(exponent=0)))
 
 
 def _checkpoint_infos(spec: dict, training: dict, epochs: int = 2) -> list[dict]:
@@ -74,13 +94,16 @@ def test_network_learning_rate_and_dropout_are_coordinates(tmp_path):
     training = {"epochs": 2, "batch_size": 8, "learning_rate": 0.01, "grad_clip": None, "dropout": 0.1}
     spec = {"architecture": "rnn", "hidden_size": 3, "init_param": 0.5, "seed": 7, "replicate": 0}
     spectra = np.zeros((3, 3)), np.zeros((3, 3))
+    resolved = np.ones((3, 3), dtype=bool)
     swept = network_dataset(
         *spectra, _checkpoint_infos({**spec, "learning_rate": 0.003, "dropout": 0.0}, training),
-        task="smnist", convention="benettin",
+        task="smnist", convention="benettin", exponents_resolved=resolved,
     )
     assert (swept["learning_rate"].item(), swept["dropout"].item()) == (0.003, 0.0)
     # A checkpoint whose spec predates the swept options: the training settings it was trained with.
-    older = network_dataset(*spectra, _checkpoint_infos(spec, training), task="smnist", convention="benettin")
+    older = network_dataset(
+        *spectra, _checkpoint_infos(spec, training), task="smnist", convention="benettin", exponents_resolved=resolved
+    )
     assert (older["learning_rate"].item(), older["dropout"].item()) == (0.01, 0.1)
 
     files = []
@@ -105,7 +128,7 @@ def test_assemble_records_which_test_sequences_drove_the_networks(tmp_path):
         for number, input_set in enumerate(input_sets):
             part = network_dataset(
                 np.zeros((3, 3)), np.zeros((3, 3)), _checkpoint_infos(spec, training), task="smnist",
-                convention="benettin",
+                convention="benettin", exponents_resolved=np.ones((3, 3), dtype=bool),
             )
             if input_set is not None:
                 part.attrs.update(input_set=input_set[0], first_sequence=input_set[1])

@@ -3,23 +3,48 @@
 from __future__ import annotations
 
 import dataclasses
+import runpy
 import shutil
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 from helpers.trained import train_two_networks
 
-from lyapunov_rnn.checkpoints import checkpoint_files, checkpoint_name
-from lyapunov_rnn.config import LyapunovConfig
+from lyapunov_rnn.checkpoints import checkpoint_files, checkpoint_name, load_checkpoint
+from lyapunov_rnn.cli import main
+from lyapunov_rnn.config import LyapunovConfig, NetworkSpec, TrainingConfig
+from lyapunov_rnn.lyapunov import lyapunov_spectrum
 from lyapunov_rnn.spectra import network_spectra
+from lyapunov_rnn.train import train_network
 
 OPTIONS = LyapunovConfig(sequences=4)
+SPECTRA_SCRIPT = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "spectra.py"
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     return train_two_networks(tmp_path_factory.mktemp("trained"))
+
+
+@pytest.fixture(scope="module")
+def saturated(trained, tmp_path_factory):
+    """Checkpoints of a saturated LSTM (N = 32, weights ~ U(-8, 8)), and the task with a blank first input.
+
+    At the zero state a blank input gives dh' = dc' / 2 exactly: the Jacobian has rank N, so the lowest N
+    exponents are -inf and whatever values the arithmetic returns for them are rounding.
+    """
+    _, task, _ = trained
+    directory = tmp_path_factory.mktemp("saturated")
+    train_network(
+        NetworkSpec("lstm", 32, 8.0, 0), task, TrainingConfig(epochs=1, batch_size=16), directory, progress=False
+    )
+    inputs = task.test_inputs.clone()
+    inputs[:, 0] = 0.0
+    return directory, dataclasses.replace(task, test_inputs=inputs)
 
 
 def test_network_spectra_dataset(trained):
@@ -35,6 +60,9 @@ def test_network_spectra_dataset(trained):
     assert (ds["exponents_sem"] >= 0).all()
     assert ds["architecture"].item() == "lstm" and ds["state_size"].item() == 8
     assert not ds["diverged"].any()
+    resolved = ds["exponents_resolved"]
+    assert resolved.dims == ("checkpoint", "exponent") and resolved.dtype == bool
+    assert "numerically resolved for every driving sequence" in resolved.attrs["description"]
 
 
 def test_diverged_checkpoint_gets_nan_spectrum(trained, tmp_path):
@@ -48,6 +76,7 @@ def test_diverged_checkpoint_gets_nan_spectrum(trained, tmp_path):
     assert np.isfinite(ds["exponents"].isel(checkpoint=1)).all()
     assert np.isnan(ds["exponents"].isel(checkpoint=2)).all()
     assert ds["diverged"].values.tolist() == [False, False, True]
+    assert not ds["exponents_resolved"].isel(checkpoint=2).any()  # a NaN spectrum resolves nothing
 
 
 def test_input_sets_drive_with_disjoint_blocks_of_test_sequences(trained):
@@ -102,3 +131,40 @@ def test_checkpoint_files_name_what_is_missing(trained, tmp_path):
         checkpoint_files(gap)
     with pytest.raises(ValueError, match="does not exist"):
         checkpoint_files(tmp_path / "nowhere")
+
+
+def test_exponents_resolved_holds_for_every_driving_sequence(saturated):
+    directory, task = saturated
+    ds = network_spectra(checkpoint_files(directory), task, OPTIONS, progress=False)
+    model, _ = load_checkpoint(directory / checkpoint_name(1))
+    per_sequence = lyapunov_spectrum(model, task.test_inputs[: OPTIONS.sequences]).resolved
+    resolved = ds["exponents_resolved"].isel(checkpoint=1).values
+    np.testing.assert_array_equal(resolved, per_sequence.all(dim=0).numpy())
+    assert not resolved[32:].any()  # the rank-deficient half
+    assert resolved[:32].all()
+
+
+def test_cli_and_workflow_script_write_the_same_file(trained, saturated, tmp_path):
+    """The workflow's spectra job (1 thread) and ``lyapunov-rnn spectrum`` (default --threads 1) agree bit for bit,
+    also when the CLI's process runs more threads."""
+    task_path = trained[0]
+    directory = saturated[0]
+    workflow_file, cli_file = tmp_path / "workflow.nc", tmp_path / "cli.nc"
+    snakemake = SimpleNamespace(
+        input=SimpleNamespace(checkpoints=str(directory), task=str(task_path)),
+        output=SimpleNamespace(first=str(workflow_file)),
+        log=[str(tmp_path / "spectra.log")],
+        params=SimpleNamespace(lyapunov={"sequences": OPTIONS.sequences}),
+        threads=1,
+    )
+    threads = torch.get_num_threads()
+    try:
+        runpy.run_path(str(SPECTRA_SCRIPT), init_globals={"snakemake": snakemake})
+        torch.set_num_threads(2)
+        status = main(["spectrum", str(directory), "--task", str(task_path), "-o", str(cli_file),
+                       "--sequences", str(OPTIONS.sequences), "-q"])
+        assert torch.get_num_threads() == 2  # restored after the computation
+    finally:
+        torch.set_num_threads(threads)
+    assert status == 0
+    xr.testing.assert_identical(xr.load_dataset(cli_file), xr.load_dataset(workflow_file))

@@ -57,6 +57,11 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = "lyapunov_rnn.checkpoint/1"
+#: What every reader of a checkpoint needs: the network, its training settings and that epoch's metrics.
+REQUIRED_KEYS = (
+    "epoch", "epochs", "spec", "training", "model_config", "model_state",
+    "train_loss", "val_loss", "val_accuracy", "diverged",
+)
 #: Per-epoch metrics that depend on the machine, kept out of the checkpoint files.
 MACHINE_DEPENDENT_METRICS = ("seconds",)
 
@@ -240,20 +245,33 @@ def load_checkpoint(path: str | Path, *, map_location: str | torch.device = "cpu
     Raises
     ------
     ValueError
-        If the file is missing, unreadable, or not a checkpoint of this package.
+        If the file is missing, unreadable, or not a checkpoint of this
+        package, or malformed (a missing key, an unknown option, weights that
+        do not fit the network it describes); the message names the file.
     """
     payload = read_checkpoint(path, map_location=map_location)
-    config = payload["model_config"]
-    model = SequenceModel(
-        config["architecture"],
-        config["input_size"],
-        config["hidden_size"],
-        config["output_size"],
-        readout=config["readout"],
-        dropout=config["dropout"],
-        **config["cell_options"],
-    )
-    model.load_state_dict(payload["model_state"])
+    missing = [key for key in REQUIRED_KEYS if key not in payload]
+    if missing:
+        raise ValueError(f"checkpoint {path} is malformed: it lacks the keys {missing}")
+    try:
+        config = payload["model_config"]
+        model = SequenceModel(
+            config["architecture"],
+            config["input_size"],
+            config["hidden_size"],
+            config["output_size"],
+            readout=config["readout"],
+            dropout=config["dropout"],
+            **config["cell_options"],
+        )
+        model.load_state_dict(payload["model_state"])
+    # A missing key, an unknown option or architecture, weights that do not fit the network: a malformed file.
+    except KeyError as err:
+        raise ValueError(f"checkpoint {path} is malformed: its model_config lacks the key {err}") from err
+    except (TypeError, ValueError, RuntimeError) as err:
+        # load_state_dict puts its first mismatch on the second line.
+        reason = " ".join(line.strip() for line in str(err).splitlines()[:2]) or type(err).__name__
+        raise ValueError(f"checkpoint {path} is malformed: {reason}") from err
     model.eval()
     info = {key: value for key, value in payload.items() if not key.endswith("_state")}
     return model, info

@@ -8,7 +8,8 @@ structure and defaults. :func:`validate_config` checks a dict against it with
 :class:`ExperimentConfig`, one frozen dataclass per section, whose field
 names are the config's keys and whose field defaults are read from the schema.
 The checks a schema cannot express (the task's own options, a grid without
-repeated networks) happen there too, and every error names the key.
+repeated networks, options that must fit together and with the task's sizes:
+:func:`check_consistency`) happen there too, and every error names the key.
 
 No torch here: the Snakemake process imports this module to build the grid.
 """
@@ -28,6 +29,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from lyapunov_rnn.conventions import canonical_convention, spectrum_size
+
 __all__ = [
     "GRID_TRAINING_OPTIONS",
     "NETWORK_COLUMNS",
@@ -40,6 +43,8 @@ __all__ = [
     "NetworkGrid",
     "NetworkSpec",
     "TrainingConfig",
+    "aelle_split_sizes",
+    "check_consistency",
     "experiment_config",
     "format_param",
     "load_config",
@@ -533,28 +538,74 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"the config must be a mapping, got {type(config).__name__}")
     error = best_match(_validator_with_defaults()(load_schema()).iter_errors(config))
     if error is not None:
-        raise ConfigError(f"{_location(error.absolute_path)}: {error.message}")
+        raise ConfigError(
+            f"{_location(error.absolute_path)}: {error.message}{_closest_match(error)}{_number_hint(error.instance)}"
+        )
     return config
+
+
+def _closest_match(error: Any) -> str:
+    """For a value that fits none of a ``oneOf``'s forms, what is wrong with it in the form it comes closest to.
+
+    The closest form is the one of the value's type with the fewest errors:
+    ``{low: 1}`` for ``init_param`` is a mapping, so the list form is not
+    meant, and of the two mapping forms the grid misses fewer keys:
+    ``(closest: 'high' is a required property)``.
+    """
+    from jsonschema.exceptions import best_match
+
+    if error.validator not in ("oneOf", "anyOf"):
+        return ""
+    forms: dict[Any, list] = {}
+    for suberror in error.context:
+        forms.setdefault(suberror.relative_schema_path[0], []).append(suberror)
+    candidates = [errors for errors in forms.values() if all(e.validator != "type" for e in errors)]
+    if not candidates:
+        return ""
+    closest = best_match(min(candidates, key=len))
+    where = _location(closest.absolute_path)
+    return f" (closest: {where + ': ' if where != _location(error.absolute_path) else ''}{closest.message})"
+
+
+def _number_hint(value: Any) -> str:
+    """How to write a number that YAML read as text: YAML 1.1 needs a dot in ``1.0e-3``, and quotes make text."""
+    if not isinstance(value, str) or not any(character.isdigit() for character in value):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    mantissa, _, exponent = value.lower().partition("e")
+    if exponent and "." not in mantissa:
+        return f" (YAML reads {value} as text: write {mantissa}.0e{exponent})"
+    return " (a number in quotes is text: remove the quotes)"
 
 
 def experiment_config(config: dict[str, Any]) -> ExperimentConfig:
     """Validate a config dict (defaults filled in place) and return its typed view.
 
+    Everything that the configuration and the task's configuration decide is
+    checked here, so that the workflow fails before any job: the schema, the
+    task's options, the experiment name, repeated networks, and whether the
+    options fit together (:func:`check_consistency`).
+
     Raises
     ------
     ConfigError
-        Naming the offending key: schema violations, invalid task options, a
-        grid that repeats a network.
+        Naming the offending key.
     """
     from lyapunov_rnn.tasks import resolve_task
 
     validate_config(config)
+    name = config["experiment"]
+    if set(name) == {"."}:
+        raise ConfigError(f"experiment: {name!r} names no directory of its own; outputs go to results/<experiment>/")
     try:
         task = resolve_task(config["task"])
     except ValueError as err:
         raise ConfigError(f"task: {err}") from err
     experiment = ExperimentConfig(
-        experiment=config["experiment"],
+        experiment=name,
         task=task,
         networks=tuple(NetworkGrid.from_dict(grid) for grid in _as_list(config["networks"])),
         cell_options=CellOptions(**config["cell_options"]),
@@ -564,41 +615,181 @@ def experiment_config(config: dict[str, Any]) -> ExperimentConfig:
         analysis=AnalysisConfig(**config["analysis"]),
         source=config,
     )
-    network_table(experiment)
-    _check_novel_inputs(experiment)
+    check_consistency(experiment)
     return experiment
 
 
-def _check_novel_inputs(experiment: ExperimentConfig) -> None:
-    """Raise if ``analysis.novel_inputs`` is on and the test split lacks a second, disjoint set of driving sequences.
+def check_consistency(experiment: ExperimentConfig) -> None:
+    """Raise if the options of an experiment do not fit together, naming the key.
 
-    The sizes come from the task's configuration alone; a corpus whose size
-    is known only once it is downloaded is checked later, by
-    :func:`lyapunov_rnn.spectra.network_spectra`.
+    Checked: no network appears twice; ``lyapunov.k`` is at most every
+    network's spectrum size; ``lyapunov.warmup`` leaves a measured step of the
+    task's sequences (Benettin convention); the test split holds
+    ``lyapunov.sequences`` sequences (twice as many with
+    ``analysis.novel_inputs``) and ``analysis.convergence_sequences``; the
+    networks fill AeLLE's train, validation and test splits; some checkpoint
+    lies in ``aelle.training_fractions``; ``aelle.alpha`` has no more blocks
+    than ``aelle.epochs``; midpoint resampling does not have to shorten a
+    spectrum. The task's sizes come from its configuration alone
+    (:func:`lyapunov_rnn.tasks.task_shape`); the checks that need them are
+    skipped for a corpus whose size is known only once it is downloaded
+    (the spectra jobs check them then).
+
+    Raises
+    ------
+    ConfigError
     """
     from lyapunov_rnn.tasks import task_shape
 
-    if not experiment.analysis.novel_inputs:
-        return
+    specs = network_specs(experiment)
+    _check_spectrum_sizes(experiment, specs)
+    _check_aelle(experiment, len(specs))
     try:
-        available = task_shape(experiment.task).test_size
+        shape = task_shape(experiment.task)
     except ValueError:
         return
-    needed = 2 * experiment.lyapunov.sequences
-    if needed > available:
+    _check_sequences(experiment, shape.test_size, shape.sequence_length)
+
+
+def _check_spectrum_sizes(experiment: ExperimentConfig, specs: Sequence[NetworkSpec]) -> None:
+    """``lyapunov.k`` against the smallest spectrum; midpoint resampling against the largest."""
+    convention = experiment.lyapunov.convention
+    sizes = {
+        (spec.architecture, spec.hidden_size): spectrum_size(spec.architecture, spec.hidden_size, convention)
+        for spec in specs
+    }
+    k = experiment.lyapunov.k
+    (architecture, hidden_size), smallest = min(sizes.items(), key=lambda item: item[1])
+    if k is not None and k > smallest:
         raise ConfigError(
-            f"analysis.novel_inputs: needs 2 x lyapunov.sequences = {needed} test sequences, but task "
-            f"{experiment.task['name']!r} has {available}; lower lyapunov.sequences or set analysis.novel_inputs: false"
+            f"lyapunov.k: {k} exponents exceed the {smallest} of a full spectrum of the {architecture} networks "
+            f"with hidden_size {hidden_size} ({convention} convention); set k <= {smallest} or null"
+        )
+    aelle = experiment.aelle
+    longest = k if k is not None else max(sizes.values())
+    if aelle.resample_method == "midpoint" and aelle.resample_length is not None and aelle.resample_length < longest:
+        raise ConfigError(
+            f"aelle.resample_length: {aelle.resample_length} is shorter than the longest spectrum ({longest} "
+            "exponents), and midpoint resampling cannot shorten one; raise it or set aelle.resample_method: linear"
+        )
+
+
+def _check_aelle(experiment: ExperimentConfig, networks: int) -> None:
+    """AeLLE's split of ``networks`` networks, its training checkpoints and its alpha schedule."""
+    aelle = experiment.aelle
+    split = [float(value) for value in aelle.split]
+    if not np.isclose(sum(split), 1.0):
+        raise ConfigError(f"aelle.split: the train, validation and test fractions must sum to 1, got {split}")
+    for name, size in zip(("train", "validation", "test"), aelle_split_sizes(networks, split), strict=True):
+        if size < 1:
+            raise ConfigError(
+                f"aelle.split: {split} of the {networks} networks leaves the {name} split empty; AeLLE needs at "
+                "least one network in each of train, validation and test (at least 3 networks): add networks "
+                "or change aelle.split"
+            )
+    epochs = experiment.training.epochs
+    low, high = aelle.training_fractions
+    if not any(low - 1e-9 <= epoch / epochs <= high + 1e-9 for epoch in range(epochs + 1)):
+        raise ConfigError(
+            f"aelle.training_fractions: no checkpoint of the {epochs} epochs (training fractions 0, "
+            f"{1 / epochs:.3g}, ..., 1) lies in [{low}, {high}]; AeLLE would have no spectrum to train on"
+        )
+    blocks = np.atleast_1d(aelle.alpha).size
+    if blocks > aelle.epochs:
+        raise ConfigError(
+            f"aelle.alpha: a schedule of {blocks} blocks needs at least {blocks} aelle.epochs, got {aelle.epochs}"
+        )
+
+
+def aelle_split_sizes(networks: int, split: Sequence[float]) -> tuple[int, int, int]:
+    """Numbers of train, validation and test networks of AeLLE's split (:func:`lyapunov_rnn.aelle.split_networks`).
+
+    The validation and test counts are the fractions of ``networks``
+    rounded, at least 1, and the test count is capped so that one training
+    network remains. A count below 1 means that split is empty: too few
+    networks, or a validation fraction that takes them all.
+
+    Parameters
+    ----------
+    networks : int
+        Networks to split.
+    split : sequence of float
+        Train, validation and test fractions (summing to 1).
+
+    Returns
+    -------
+    tuple of int
+        ``(train, validation, test)``, summing to ``networks``.
+    """
+    validation = max(1, round(split[1] * networks))
+    test = max(0, min(max(1, round(split[2] * networks)), networks - validation - 1))
+    return networks - validation - test, validation, test
+
+
+def _check_sequences(experiment: ExperimentConfig, test_size: int, sequence_length: int) -> None:
+    """The warm-up against the sequence length; the driving sequences against the test split."""
+    lyapunov, analysis, task = experiment.lyapunov, experiment.analysis, experiment.task["name"]
+    # The reference convention caps its warm-up at T and measures the replayed inputs (lyapunov.algorithms).
+    if canonical_convention(lyapunov.convention) == "benettin" and lyapunov.warmup >= sequence_length:
+        raise ConfigError(
+            f"lyapunov.warmup: {lyapunov.warmup} leaves no measured step of the {sequence_length}-step sequences "
+            f"of task {task!r}; set it below {sequence_length}"
+        )
+    if lyapunov.sequences > test_size:
+        raise ConfigError(
+            f"lyapunov.sequences: {lyapunov.sequences} exceeds the {test_size} test sequences of task {task!r}"
+        )
+    if analysis.novel_inputs and 2 * lyapunov.sequences > test_size:
+        raise ConfigError(
+            f"analysis.novel_inputs: needs 2 x lyapunov.sequences = {2 * lyapunov.sequences} test sequences, but "
+            f"task {task!r} has {test_size}; lower lyapunov.sequences or set analysis.novel_inputs: false"
+        )
+    requested = analysis.convergence_sequences
+    if requested is not None and requested > test_size:
+        raise ConfigError(
+            f"analysis.convergence_sequences: {requested} exceeds the {test_size} test sequences of task {task!r}"
+        )
+    if requested is not None and requested < lyapunov.sequences:
+        raise ConfigError(
+            f"analysis.convergence_sequences: {requested} is below lyapunov.sequences = {lyapunov.sequences}; the "
+            "convergence figure must reach the configured number of sequences"
         )
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
-    """Read a YAML config file, validate it and return its typed view."""
+    """Read a YAML config file, validate it and return its typed view.
+
+    Raises
+    ------
+    ConfigError
+        For a file that is not valid YAML (naming the line and column) or
+        whose content is not a valid configuration (naming the key).
+    OSError
+        If the file cannot be read.
+    """
     with open(path) as handle:
-        config = yaml.safe_load(handle)
+        try:
+            config = yaml.safe_load(handle)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err)}") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path}: the config must be a mapping, got {type(config).__name__}")
     return experiment_config(config)
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """One line for a YAML syntax error: where (line and column, from 1) and what, e.g.
+
+    ``line 2, column 2: expected ',' or ']', but got ':' (while parsing a flow sequence from line 1, column 4)``.
+    """
+    if not isinstance(error, yaml.MarkedYAMLError) or error.problem_mark is None:
+        return str(error).replace("\n", " ")
+    mark = error.problem_mark
+    text = f"line {mark.line + 1}, column {mark.column + 1}: {error.problem}"
+    if error.context and error.context_mark is not None:
+        start = error.context_mark
+        text += f" ({error.context} from line {start.line + 1}, column {start.column + 1})"
+    return text
 
 
 # --------------------------------------------------------------------------- #

@@ -10,13 +10,16 @@
     ``"aelle"`` is accepted everywhere as an alias.
 
 The algorithms themselves are in :mod:`lyapunov_rnn.lyapunov.algorithms`.
+:func:`spectrum_size` gives the number of exponents of a full spectrum of
+each architecture from the configuration alone, so that the workflow can
+check ``lyapunov.k`` before any network exists.
 """
 
 from __future__ import annotations
 
 from types import MappingProxyType
 
-__all__ = ["ALIASES", "CONVENTIONS", "UNITS", "canonical_convention"]
+__all__ = ["ALIASES", "CONVENTIONS", "STATE_COMPONENTS", "UNITS", "canonical_convention", "spectrum_size"]
 
 #: The canonical names, default first.
 CONVENTIONS: tuple[str, ...] = ("benettin", "reference")
@@ -24,6 +27,8 @@ CONVENTIONS: tuple[str, ...] = ("benettin", "reference")
 ALIASES = MappingProxyType({"aelle": "reference"})
 #: Units of the exponents of each convention.
 UNITS = MappingProxyType({"benettin": "nats per step", "reference": "bits per step"})
+#: Vectors of N hidden units in the recurrent state of each architecture's cell: LSTM (h, c) and coRNN (y, z) have two.
+STATE_COMPONENTS = MappingProxyType({"rnn": 1, "lstm": 2, "gru": 1, "asrnn": 1, "cornn": 2})
 
 
 def canonical_convention(name: str) -> str:
@@ -39,3 +44,37 @@ def canonical_convention(name: str) -> str:
         accepted = [*CONVENTIONS, *ALIASES]
         raise ValueError(f"unknown convention {name!r}; expected one of {accepted}")
     return canonical
+
+
+def spectrum_size(architecture: str, hidden_size: int, convention: str = "benettin") -> int:
+    """Number of exponents of a full spectrum of a single-layer network (the tangent-space dimension).
+
+    The same number as :func:`lyapunov_rnn.lyapunov.tangent_size` of the
+    built network, known from the configuration alone (no torch).
+
+    Parameters
+    ----------
+    architecture : str
+        A key of :data:`STATE_COMPONENTS` (``rnn``, ``lstm``, ``gru``, ``asrnn``, ``cornn``).
+    hidden_size : int
+        N, hidden units.
+    convention : str
+        A convention or an alias of one.
+
+    Returns
+    -------
+    int
+        ``"benettin"``: the full state, 2N for LSTM and coRNN, N otherwise.
+        ``"reference"``: N for LSTM (the reference code's hidden-only
+        Jacobian), as ``"benettin"`` otherwise.
+
+    Raises
+    ------
+    ValueError
+        For an unknown architecture or convention.
+    """
+    if architecture not in STATE_COMPONENTS:
+        raise ValueError(f"unknown architecture {architecture!r}; expected one of {list(STATE_COMPONENTS)}")
+    if canonical_convention(convention) == "reference" and architecture == "lstm":
+        return hidden_size
+    return STATE_COMPONENTS[architecture] * hidden_size

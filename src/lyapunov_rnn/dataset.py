@@ -6,11 +6,13 @@ Layout (see README, "The dataset")::
     coords  network: architecture, task, hidden_size, init_param, learning_rate, dropout, replicate, seed,
                      state_size
             checkpoint: epoch, training_fraction
-    vars    exponents, exponents_sem     (network, checkpoint, exponent)
+    vars    exponents, exponents_sem, exponents_resolved     (network, checkpoint, exponent)
             train_loss, val_loss, val_accuracy, diverged  (network, checkpoint)
 
 Networks of different state sizes share the ``exponent`` axis: spectra are
-NaN-padded beyond each network's ``state_size``. ``learning_rate`` (Adam's
+NaN-padded beyond each network's ``state_size`` (``exponents_resolved``
+False there). ``exponents_resolved`` (:data:`RESOLVED_DESCRIPTION`) marks the
+exponents that floating-point arithmetic determines. ``learning_rate`` (Adam's
 step size) and ``dropout`` (probability before the readout) are what each
 network trained with: its grid's value where the grid sweeps them, else the
 ``training`` section's. The same layout without the ``network`` dimension is
@@ -41,7 +43,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NETWORK_COORDS",
+    "OPTIONAL_VARIABLES",
     "REQUIRED_VARIABLES",
+    "RESOLVED_DESCRIPTION",
     "assemble",
     "check_schema",
     "final_loss_for_ranking",
@@ -65,6 +69,18 @@ REQUIRED_VARIABLES = {
     "val_accuracy": ("network", "checkpoint"),
     "diverged": ("network", "checkpoint"),
 }
+#: Optional variables (files written before they existed lack them) and their dims.
+OPTIONAL_VARIABLES = {"exponents_resolved": ("network", "checkpoint", "exponent")}
+#: The ``description`` attribute of ``exponents_resolved``.
+RESOLVED_DESCRIPTION = (
+    "True where the exponent is numerically resolved for every driving sequence. An exponent is unresolved "
+    "when, at some QR step of the Lyapunov iteration (or, in the reference convention, at the QR after its "
+    "warm-up), its direction or an earlier QR column was stretched by |R_jj| <= sqrt(eps) * ||J_t Q||_F, "
+    "eps the machine epsilon of the compute dtype: a one-step contraction by more than 18.0 nats (float64) "
+    "or 8.0 nats (float32) relative to the leading directions. Unresolved values are set partly by rounding "
+    "and change with the thread count, BLAS library or device. False also for diverged checkpoints and for "
+    "padding beyond state_size."
+)
 
 
 def units(convention: str) -> str:
@@ -82,6 +98,7 @@ def network_dataset(
     *,
     task: str,
     convention: str,
+    exponents_resolved: np.ndarray,
 ) -> xr.Dataset:
     """One network's spectra at each of its checkpoints, as a labeled dataset.
 
@@ -101,6 +118,9 @@ def network_dataset(
         The task's name.
     convention : str
         The Lyapunov convention of the spectra.
+    exponents_resolved : numpy.ndarray of bool, shape (checkpoints, k)
+        True where the exponent is resolved for every driving sequence
+        (:data:`RESOLVED_DESCRIPTION`); False for diverged checkpoints.
 
     Returns
     -------
@@ -124,6 +144,11 @@ def network_dataset(
         {
             "exponents": (("checkpoint", "exponent"), exponents, {"units": unit}),
             "exponents_sem": (("checkpoint", "exponent"), exponents_sem, {"units": unit}),
+            "exponents_resolved": (
+                ("checkpoint", "exponent"),
+                np.asarray(exponents_resolved, dtype=bool),
+                {"description": RESOLVED_DESCRIPTION},
+            ),
             "train_loss": metric("train_loss"),
             "val_loss": metric("val_loss"),
             "val_accuracy": metric("val_accuracy"),
@@ -210,6 +235,10 @@ def assemble(
     ((input_set, first_sequence),) = input_sets
     ds = xr.concat(parts, dim="network", join="outer", combine_attrs="drop")
     ds["diverged"] = ds["diverged"].astype(bool)
+    if "exponents_resolved" in ds:
+        # The outer join pads the spectra of smaller networks; padding is no resolved exponent.
+        ds["exponents_resolved"] = ds["exponents_resolved"].fillna(False).astype(bool)
+        ds["exponents_resolved"].attrs["description"] = RESOLVED_DESCRIPTION
     lyapunov = config.lyapunov
     ds.attrs = {
         "title": f"Lyapunov spectra of experiment {config.experiment}",
@@ -240,6 +269,9 @@ def check_schema(ds: xr.Dataset) -> None:
             raise ValueError(f"dataset has no variable {name!r}")
         if ds[name].dims != dims:
             raise ValueError(f"variable {name!r} has dims {ds[name].dims}, expected {dims}")
+    for name, dims in OPTIONAL_VARIABLES.items():
+        if name in ds and ds[name].dims != dims:
+            raise ValueError(f"variable {name!r} has dims {ds[name].dims}, expected {dims}")
     for name in NETWORK_COORDS:
         if name not in ds.coords or ds[name].dims != ("network",):
             raise ValueError(f"dataset lacks the network coordinate {name!r}")
@@ -254,8 +286,14 @@ def open_experiment(path: str | Path) -> xr.Dataset:
     if not path.is_file():
         raise ValueError(f"experiment dataset {path} does not exist")
     ds = xr.load_dataset(path, engine="netcdf4")
-    ds["diverged"] = ds["diverged"].astype(bool)
-    check_schema(ds)
+    try:
+        check_schema(ds)
+    except ValueError as error:
+        raise ValueError(f"{path} is not an experiment dataset: {error}") from None
+    # netCDF has no bool type: booleans come back as integers.
+    for name in ("diverged", "exponents_resolved"):
+        if name in ds:
+            ds[name] = ds[name].astype(bool)
     return ds
 
 

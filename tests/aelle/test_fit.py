@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import torch
 import xarray as xr
 from helpers.synthetic import FAST
@@ -88,3 +89,25 @@ def test_training_fractions_select_the_checkpoints_aelle_trains_on(ds: xr.Datase
     fit = train_aelle(ds, replace(FAST, epochs=3, training_fractions=(0.0, 0.4)), num_threads=1)
     assert fit.config.training_fractions == (0.0, 0.4)
     assert set(networks) == set(fit.split.index)
+
+
+def _all_diverged_after(ds: xr.Dataset, checkpoint: int) -> xr.Dataset:
+    """``ds`` with every network diverged from ``checkpoint`` on (NaN spectra and losses there)."""
+    diverged = ds["checkpoint"] >= checkpoint
+    ds = ds.copy()
+    ds["diverged"] = ds["diverged"] | diverged
+    ds["val_loss"] = ds["val_loss"].where(~diverged)
+    ds["exponents"] = ds["exponents"].where(~diverged)
+    return ds
+
+
+def test_not_fitted_when_every_network_diverged_and_the_reason_survives_the_model_file(ds, tmp_path) -> None:
+    from lyapunov_rnn.aelle import AelleNotFitted, save_not_fitted
+
+    with pytest.raises(AelleNotFitted, match="every network diverged: none of the 90 networks has a finite final"):
+        train_aelle(_all_diverged_after(ds, 1), FAST)  # the spectra of epoch 0 exist, no final loss does
+    with pytest.raises(AelleNotFitted, match="0 of the 90 networks have a finite spectrum .* needs at least 3"):
+        train_aelle(_all_diverged_after(ds, 0), FAST)
+    path = save_not_fitted(tmp_path / "model.pt", "every network diverged", FAST)
+    with pytest.raises(AelleNotFitted, match="^every network diverged$"):
+        AelleFit.load(path)

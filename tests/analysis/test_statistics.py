@@ -31,7 +31,7 @@ def test_correlation_sign(ds: xr.Dataset) -> None:
     corr = correlation_table(ds)
     assert list(corr.columns) == [
         "architecture", "checkpoint", "epoch", "training_fraction", "statistic", "rho", "p_value", "n",
-        "rho_low", "rho_high",
+        "rho_low", "rho_high", "note",
     ]
     assert set(corr["architecture"]) == {"all", "rnn", "gru", "lstm"}
     overall = corr[(corr["architecture"] == "all") & (corr["statistic"] == "le_max")]
@@ -97,3 +97,22 @@ def test_rank_correlation_matches_spearman_with_ties_and_diverged() -> None:
     np.testing.assert_allclose(_rank_correlation(x, y), expected)
     np.testing.assert_allclose(_rank_correlation(x.T, y.T, axis=0), expected)
     assert np.isnan(_rank_correlation(np.ones(5), np.arange(5.0)))
+
+
+def test_undefined_correlations_say_why():
+    """Every network diverged: the final losses tie at +inf, no rank correlation exists, and the table says so."""
+    ds = make_dataset(n_per_arch=4, epochs=2)
+    diverged = ds["checkpoint"] >= 1
+    ds["diverged"] = ds["diverged"] | diverged
+    ds["val_loss"] = ds["val_loss"].where(~diverged)
+    ds["exponents"] = ds["exponents"].where(~diverged)
+    table = correlation_table(ds, ("le_max",), resamples=50)
+    assert table["rho"].isna().all()
+    at_start, later = table[table["checkpoint"] == 0], table[table["checkpoint"] > 0]
+    assert (at_start["note"] == "every network diverged: their final losses (+inf) are all equal").all()
+    assert (later["note"] == "0 of the 4 networks have a valid spectrum here, fewer than 3 (the others diverged)")[
+        later["architecture"] != "all"
+    ].all()
+    assert (correlation_table(make_dataset(n_per_arch=4), ("le_max",), resamples=50)["note"] == "").all()
+    small = correlation_table(make_dataset(n_per_arch=2), ("le_max",), resamples=50)
+    assert (small.loc[small["architecture"] != "all", "note"] == "2 networks, fewer than 3").all()

@@ -51,6 +51,7 @@ def make_dataset(n_per_arch: int = 30, epochs: int = 5, seed: int = 0) -> xr.Dat
         {
             "exponents": (("network", "checkpoint", "exponent"), exponents),
             "exponents_sem": (("network", "checkpoint", "exponent"), 0.01 * np.abs(exponents)),
+            "exponents_resolved": (("network", "checkpoint", "exponent"), np.isfinite(exponents)),
             "val_loss": (("network", "checkpoint"), val_loss),
             "val_accuracy": (("network", "checkpoint"), accuracy),
             "diverged": (("network", "checkpoint"), diverged),

@@ -44,6 +44,7 @@ def test_annihilated_direction_reports_the_resolution_floor(dtype, floor):
     assert torch.isfinite(result.exponents).all()
     assert result.exponents[0, 0].item() == pytest.approx(math.log(0.5), abs=1e-6)
     assert result.exponents[0, 1].item() == pytest.approx(floor, rel=1e-12)
+    assert result.resolved.tolist() == [[True, False]]  # the floor is no measurement
     assert torch.isfinite(result.vectors).all() and (result.vectors.norm(dim=1) > 0.99).all()
 
 

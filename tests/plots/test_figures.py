@@ -122,3 +122,29 @@ def test_training_curves_mark_alpha_schedule_steps() -> None:
     marked = sorted(line.get_xdata()[0] for line in total.lines if line.get_linestyle() == ":")
     assert marked == [4, 6]
     assert [text.get_text() for text in total.texts] == ["α=10", "α=20"]
+
+
+def _legend_texts(fig: Figure) -> list[str]:
+    return [text.get_text() for ax in fig.axes for legend in [ax.get_legend(), *ax.artists] if legend is not None
+            and hasattr(legend, "get_texts") for text in legend.get_texts()]
+
+
+def test_legends_hold_only_entries(ds: xr.Dataset, fit: AelleFit) -> None:
+    # seaborn's hue + size/style legends put the variable names in as entries; these figures must not.
+    frame = latent_frame(fit, ds)
+    figures = (plot_latent_embedding(embed(frame.filter(regex=r"^z\d+$").to_numpy(), "pca"), frame),
+               plot_accuracy_vs_init(ds))
+    for fig in figures:
+        texts = _legend_texts(fig)
+        assert {"rnn", "lstm", "gru"} <= set(texts)
+        assert not {"architecture", "training_fraction", "outcome", ""} & set(texts), texts
+    assert "diverged (drawn at 0)" in _legend_texts(figures[1])  # the synthetic data has diverged networks
+
+
+def test_p_colorbar_ticks_are_plain_numbers(ds: xr.Dataset, tmp_path) -> None:
+    fig = plot_spectra(ds)
+    colorbar = next(ax for ax in fig.axes if ax.get_ylabel() == P_LABEL)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in colorbar.get_yticklabels() + colorbar.yaxis.get_minorticklabels() if t.get_text()]
+    assert labels and all("times" not in label and "^" not in label for label in labels), labels
+    assert {"1", "2", "5"} & set(labels), labels

@@ -24,7 +24,7 @@ def test_latent_perturbation_figure(ds: xr.Dataset, fit: AelleFit, tmp_path) -> 
     high, low, change, check = panels
     for ax in (high, low, change):
         assert "(nats/step)" in ax.get_ylabel()
-    assert "high-accuracy" in high.get_title() and "low-accuracy" in low.get_title()
+    assert "final loss below the median" in high.get_title() and "final loss above the median" in low.get_title()
     assert len(high.get_lines()) == result.sizes["step"] + 2  # the path, the actual spectrum, the reconstruction
     assert "Delta" in change.get_ylabel()
     assert check.get_ylabel() == "predicted final validation loss" and "Delta s" in check.get_xlabel()

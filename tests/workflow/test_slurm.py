@@ -130,7 +130,6 @@ def test_tiny_workflow_on_slurm_matches_a_local_run(cluster, tmp_path):
     assert remote == {
         "train": NETWORKS,
         "spectra": NETWORKS,
-        "spectra_novel": NETWORKS,
         "aelle": 1,
         "convergence": 1,
     }, headers
@@ -138,11 +137,11 @@ def test_tiny_workflow_on_slurm_matches_a_local_run(cluster, tmp_path):
         "prepare_task", "assemble", "collect_metrics", "figure_latent_embedding", "table_early_prediction",
     }
 
-    # Every cluster job was an sbatch submission: train + both spectra of a network together, one group job.
+    # Every cluster job was an sbatch submission: train + spectra (both input sets) of a network, one group job.
     run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
     submitted = dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: .*/logs/slurm/([^/]+)/", output))
     kinds = collections.Counter(submitted.values())
-    group_kind = "group_network_spectra_spectra_novel_train"
+    group_kind = "group_network_spectra_train"
     assert kinds == {
         group_kind: NETWORKS,
         "rule_aelle": 1,

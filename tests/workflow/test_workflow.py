@@ -13,6 +13,13 @@ import xarray as xr
 import yaml
 from helpers.workflow import ROOT, SNAKEMAKE, TINY, run_snakemake, write_config
 
+#: The figures every run with one hidden size and analysis.novel_inputs writes (PNG + PDF).
+FIGURES = (
+    "spectra", "spectra_over_training", "largest_exponent_over_training", "accuracy_vs_init", "convergence",
+    "latent_embedding", "latent_perturbation", "aelle_training", "early_prediction", "statistic_correlations",
+    "correlations_over_training", "novel_inputs",
+)
+
 
 def test_lint_is_clean():
     result = subprocess.run(
@@ -46,13 +53,28 @@ def test_snakefmt_is_clean():
         ("networks", "architecture", ["lstm", "transformer"], "transformer"),
         ("networks", "hidden_size", [-3], "hidden_size"),
         ("networks", None, None, "networks"),
+        ("networks", "init_param", [], "networks.init_param: [] should be non-empty"),
+        ("networks", "init_param", [0.5, "big"], "networks.init_param[1]: 'big' is not of type 'number'"),
+        ("networks", "init_param", [0], "networks.init_param[0]: 0 is less than or equal to the minimum of 0"),
+        ("networks", "init_param", [0.5], "aelle.split: [0.7, 0.1, 0.2] of the 2 networks leaves the test split"),
+        ("analysis", "stages", [], "analysis.stages: [] should be non-empty"),
+        (None, "experiment", "..", "experiment: '..' names no directory"),
+        ("lyapunov", "k", 7, "lyapunov.k: 7 exponents exceed the 6 of a full spectrum of the rnn networks"),
+        ("lyapunov", "warmup", 28, "lyapunov.warmup: 28 leaves no measured step of the 28-step sequences"),
+        ("lyapunov", "sequences", 401, "lyapunov.sequences: 401 exceeds the 400 test sequences"),
     ],
-    ids=["wrong-type", "unknown-architecture", "negative-hidden-size", "missing-key"],
+    ids=[
+        "wrong-type", "unknown-architecture", "negative-hidden-size", "missing-key", "init-param-empty",
+        "init-param-not-a-number", "init-param-zero", "too-few-networks-for-the-split", "stages-empty",
+        "experiment-dotdot", "k-above-state-size", "warmup-not-below-length", "sequences-above-test-split",
+    ],
 )
 def test_bad_config_fails_before_any_job(tmp_path, section, key, value, expected):
     config = yaml.safe_load(yaml.safe_dump(TINY))
     if key is None:
         del config[section]
+    elif section is None:
+        config[key] = value
     else:
         config[section][key] = value
     result = run_snakemake("--cores", "1", "--configfile", str(write_config(tmp_path, config)), cwd=tmp_path)
@@ -110,12 +132,7 @@ def test_end_to_end_on_a_tiny_config(tmp_path):
     assert math.isfinite(float(ds["val_loss"].isel(checkpoint=-1).mean()))
     ds.close()
 
-    figures = (
-        "spectra", "spectra_over_training", "largest_exponent_over_training", "accuracy_vs_init", "convergence",
-        "latent_embedding", "latent_perturbation", "aelle_training", "early_prediction", "statistic_correlations",
-        "correlations_over_training", "novel_inputs",
-    )
-    for name in figures:
+    for name in FIGURES:
         for suffix in (".png", ".pdf"):
             assert (results / "figures" / f"{name}{suffix}").stat().st_size > 1000, name
     assert not (results / "figures" / "network_size.png").exists()  # one hidden size: no size figure
@@ -144,7 +161,7 @@ def test_end_to_end_on_a_tiny_config(tmp_path):
     report = run_snakemake("--report", "report.html", "--configfile", str(tmp_path / "config.yaml"), cwd=tmp_path)
     assert report.returncode == 0, report.stderr[-3000:]
     html = (tmp_path / "report.html").read_text()
-    for name in (*(f"{figure}.png" for figure in figures), "early_prediction.csv", "correlations.csv",
+    for name in (*(f"{figure}.png" for figure in FIGURES), "early_prediction.csv", "correlations.csv",
                  "novel_inputs.csv"):
         assert name in html, name
     caption = (ROOT / "workflow" / "report" / "latent_embedding.rst").read_text().split()[:4]
@@ -154,3 +171,51 @@ def test_end_to_end_on_a_tiny_config(tmp_path):
     again = run_snakemake("-n", "--configfile", str(tmp_path / "config.yaml"), cwd=tmp_path)
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+#: TINY with 4 networks and a learning rate so large that every loss is NaN after the first epoch (Adam's first step,
+#: about 1e38, overflows float32), and one epoch: the spectra of epoch 0 exist, every final loss is NaN.
+ALL_DIVERGE = {
+    **TINY,
+    "experiment": "diverged",
+    "networks": {**TINY["networks"], "init_param": [0.5, 2.0]},
+    "training": {"epochs": 1, "batch_size": 64, "learning_rate": 1.0e37, "grad_clip": None},
+}
+
+
+@pytest.mark.slow
+def test_the_pipeline_finishes_when_every_network_diverges(tmp_path):
+    from lyapunov_rnn.aelle import AelleFit, AelleNotFitted
+
+    result = run_snakemake("--cores", "2", "--configfile", str(write_config(tmp_path, ALL_DIVERGE)), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-5000:]
+    results = tmp_path / "results" / "diverged"
+    with xr.open_dataset(results / "lyapunov.nc", engine="netcdf4") as ds:
+        assert ds["diverged"].isel(checkpoint=-1).all() and not ds["diverged"].isel(checkpoint=0).any()
+
+    # AeLLE: the model file records why it was not trained; its codes and history are empty.
+    with pytest.raises(AelleNotFitted, match="every network diverged"):
+        AelleFit.load(results / "aelle" / "model.pt")
+    with xr.open_dataset(results / "aelle" / "latent.nc", engine="netcdf4") as latent:
+        assert "every network diverged" in latent.attrs["not_fitted"]
+    assert pd.read_csv(results / "aelle" / "history.csv").empty
+
+    # The tables say why they are empty (or undefined).
+    for table in ("early_prediction", "novel_inputs"):
+        reason = pd.read_csv(results / "tables" / f"{table}.csv")["reason"].item()
+        assert "AeLLE was not trained" in reason and "every network diverged" in reason, table
+        assert reason in (results / "tables" / f"{table}.md").read_text()
+    correlations = pd.read_csv(results / "tables" / "correlations.csv")
+    assert correlations["rho"].isna().all()
+    overall = correlations[correlations["architecture"] == "all"].set_index("epoch")["note"]
+    assert (overall[0] == "every network diverged: their final losses (+inf) are all equal").all()
+    assert (overall[1] == "0 of the 4 networks have a valid spectrum here, fewer than 3 (the others diverged)").all()
+    with xr.open_dataset(results / "convergence.nc", engine="netcdf4") as convergence:
+        assert "no network has a finite spectrum" in convergence.attrs["not_computed"]
+
+    # Every figure is there: the analyses without data are figures that say so.
+    for name in FIGURES:
+        for suffix in (".png", ".pdf"):
+            assert (results / "figures" / f"{name}{suffix}").stat().st_size > 1000, name
+    for log in ("aelle", "tables/early_prediction", "convergence", "tables/correlations"):
+        assert "Traceback" not in (tmp_path / "logs" / "diverged" / f"{log}.log").read_text(), log

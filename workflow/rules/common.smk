@@ -67,6 +67,13 @@ def network_spec(wildcards):
     return asdict(NETWORK_SPECS[wildcards.network])
 
 
+def novel_spectra_output():
+    """The spectra rule's second output, from the novel input set, when analysis.novel_inputs is on."""
+    if EXPERIMENT_CONFIG.analysis.novel_inputs:
+        return {"novel": f"{RESULTS}/novel_inputs/spectra/{{network}}.nc"}
+    return {}
+
+
 def final_outputs():
     return (
         [f"{RESULTS}/lyapunov.nc", f"{RESULTS}/metrics.csv"]

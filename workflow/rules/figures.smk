@@ -51,7 +51,8 @@ rule figure_accuracy_vs_init:
 
 rule figure_aelle_training:
     input:
-        f"{RESULTS}/aelle/history.csv",
+        history=f"{RESULTS}/aelle/history.csv",
+        model=f"{RESULTS}/aelle/model.pt",
     output:
         png=report(
             f"{RESULTS}/figures/aelle_training.png",

@@ -2,8 +2,10 @@ rule spectra:
     input:
         checkpoints=rules.train.output.checkpoints,
         task=rules.prepare_task.output[0],
+    # With analysis.novel_inputs, the same job also drives every checkpoint with the next test sequences.
     output:
-        f"{RESULTS}/spectra/{{network}}.nc",
+        **novel_spectra_output(),
+        first=f"{RESULTS}/spectra/{{network}}.nc",
     log:
         f"{LOGS}/spectra/{{network}}.log",
     benchmark:
@@ -18,7 +20,6 @@ rule spectra:
         gpu=1,
     params:
         lyapunov=config["lyapunov"],
-        input_set=0,
     script:
         "../scripts/spectra.py"
 

@@ -1,36 +1,11 @@
-# Generalisation to novel inputs (analysis.novel_inputs): every checkpoint's spectrum a second time, driven by the
-# next lyapunov.sequences test sequences (input set 1, disjoint from the first), and the early-prediction rules
-# fitted on the first spectra applied to them.
+# Generalisation to novel inputs (analysis.novel_inputs): the spectra rule computes every checkpoint's spectrum a
+# second time, driven by the next lyapunov.sequences test sequences (input set 1, disjoint from the first); these
+# rules assemble them and apply the early-prediction rules fitted on the first spectra to them.
 
 
 localrules:
     assemble_novel,
     table_novel_inputs,
-
-
-rule spectra_novel:
-    input:
-        checkpoints=rules.train.output.checkpoints,
-        task=rules.prepare_task.output[0],
-    output:
-        f"{RESULTS}/novel_inputs/spectra/{{network}}.nc",
-    log:
-        f"{LOGS}/novel_inputs/spectra/{{network}}.log",
-    benchmark:
-        f"{BENCHMARKS}/novel_inputs/spectra/{{network}}.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        runtime=lambda wildcards, attempt: 20 * attempt,
-        mem_mb=lambda wildcards, attempt: 3000 * attempt,
-        cpus_per_task=lambda wildcards, threads: threads,
-        gpu=1,
-    params:
-        lyapunov=config["lyapunov"],
-        input_set=1,
-    script:
-        "../scripts/spectra.py"
 
 
 rule assemble_novel:

@@ -1,6 +1,4 @@
-"""Lyapunov spectrum of every checkpoint of one network, driven by one set of test sequences (``params.input_set``)."""
-
-import torch
+"""Lyapunov spectra of every checkpoint of one network: the first test sequences, and (output ``novel``) the next."""
 
 from lyapunov_rnn.checkpoints import checkpoint_files
 from lyapunov_rnn.config import LyapunovConfig
@@ -10,11 +8,11 @@ from lyapunov_rnn.spectra import network_spectra
 from lyapunov_rnn.tasks import load_task
 
 with redirect_output(snakemake.log[0]):
-    torch.set_num_threads(snakemake.threads)
-    spectra = network_spectra(
-        checkpoint_files(snakemake.input.checkpoints),
-        load_task(snakemake.input.task),
-        LyapunovConfig(**snakemake.params.lyapunov),
-        input_set=snakemake.params.input_set,
-    )
-    write_netcdf(spectra, snakemake.output[0])
+    checkpoints = checkpoint_files(snakemake.input.checkpoints)
+    task = load_task(snakemake.input.task)
+    options = LyapunovConfig(**snakemake.params.lyapunov)
+    # Input set 0: the first lyapunov.sequences test sequences; 1: the next ones (analysis.novel_inputs).
+    outputs = [snakemake.output.first] + ([snakemake.output.novel] if hasattr(snakemake.output, "novel") else [])
+    for input_set, path in enumerate(outputs):
+        spectra = network_spectra(checkpoints, task, options, input_set=input_set, num_threads=snakemake.threads)
+        write_netcdf(spectra, path)

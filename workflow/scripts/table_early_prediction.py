@@ -1,20 +1,29 @@
-"""Early prediction of final performance: AeLLE against the baselines."""
+"""Early prediction of final performance: AeLLE against the baselines (or, without AeLLE, why there is none)."""
 
 from pathlib import Path
 
-from lyapunov_rnn.aelle import AelleFit
+from lyapunov_rnn.aelle import AelleFit, AelleNotFitted
 from lyapunov_rnn.analysis.early_prediction import early_prediction_table, summary_markdown
+from lyapunov_rnn.analysis.tables import to_markdown, unavailable_table
 from lyapunov_rnn.dataset import open_experiment
 from lyapunov_rnn.io import atomic_path, redirect_output
-from lyapunov_rnn.plots import plot_early_prediction, save_figure
+from lyapunov_rnn.plots import plot_early_prediction, plot_notice, save_figure
 
 with redirect_output(snakemake.log[0]):
     ds = open_experiment(snakemake.input.dataset)
-    fit = AelleFit.load(snakemake.input.model)
-    table = early_prediction_table(ds, fit, stages=snakemake.params.stages)
+    try:
+        fit = AelleFit.load(snakemake.input.model)
+    except AelleNotFitted as not_fitted:
+        reason = f"No early prediction: AeLLE was not trained ({not_fitted})."
+        table, summary = unavailable_table(reason), to_markdown(unavailable_table(reason))
+        figure = plot_notice("Early prediction of the final loss", reason)
+    else:
+        table = early_prediction_table(ds, fit, stages=snakemake.params.stages)
+        summary = summary_markdown(table)
+        figure = plot_early_prediction(table)
     with atomic_path(snakemake.output.csv) as temporary:
         table.to_csv(temporary, index=False)
     with atomic_path(snakemake.output.markdown) as temporary:
-        temporary.write_text(summary_markdown(table))
-    save_figure(plot_early_prediction(table), Path(snakemake.output.png).with_suffix(""))
-    print(summary_markdown(table))
+        temporary.write_text(summary)
+    save_figure(figure, Path(snakemake.output.png).with_suffix(""))
+    print(summary)

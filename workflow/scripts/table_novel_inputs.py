@@ -2,31 +2,38 @@
 
 from pathlib import Path
 
-from lyapunov_rnn.aelle import AelleFit
+from lyapunov_rnn.aelle import AelleFit, AelleNotFitted
 from lyapunov_rnn.analysis.generalisation import (
     leading_exponents,
     novel_inputs_embedding,
     novel_inputs_markdown,
     novel_inputs_table,
 )
+from lyapunov_rnn.analysis.tables import to_markdown, unavailable_table
 from lyapunov_rnn.dataset import open_experiment
 from lyapunov_rnn.io import atomic_path, redirect_output
-from lyapunov_rnn.plots import plot_novel_inputs, save_figure
+from lyapunov_rnn.plots import plot_notice, plot_novel_inputs, save_figure
 from lyapunov_rnn.plots.base import units_of
 
 with redirect_output(snakemake.log[0]):
     ds = open_experiment(snakemake.input.dataset)
     novel = open_experiment(snakemake.input.novel)
-    fit = AelleFit.load(snakemake.input.model)
-    table = novel_inputs_table(ds, novel, fit, stages=snakemake.params.stages)
-    leading = leading_exponents(ds, novel)
-    summary = novel_inputs_markdown(table, leading)
+    try:
+        fit = AelleFit.load(snakemake.input.model)
+    except AelleNotFitted as not_fitted:
+        reason = f"No generalisation to novel inputs: AeLLE was not trained ({not_fitted})."
+        table, summary = unavailable_table(reason), to_markdown(unavailable_table(reason))
+        figure = plot_notice("Generalisation to novel inputs", reason)
+    else:
+        table = novel_inputs_table(ds, novel, fit, stages=snakemake.params.stages)
+        leading = leading_exponents(ds, novel)
+        summary = novel_inputs_markdown(table, leading)
+        method = snakemake.params.method
+        points = novel_inputs_embedding(ds, novel, fit, method=method, seed=snakemake.params.seed)
+        figure = plot_novel_inputs(points, table, leading, units=units_of(ds), method=method.upper())
     with atomic_path(snakemake.output.csv) as temporary:
         table.to_csv(temporary, index=False)
     with atomic_path(snakemake.output.markdown) as temporary:
         temporary.write_text(summary)
-    method = snakemake.params.method
-    points = novel_inputs_embedding(ds, novel, fit, method=method, seed=snakemake.params.seed)
-    figure = plot_novel_inputs(points, table, leading, units=units_of(ds), method=method.upper())
     save_figure(figure, Path(snakemake.output.png).with_suffix(""))
     print(summary)

@@ -11,7 +11,9 @@ Implements the "Autoencoder on Lyapunov Exponents" of Vogt, Zheng & Shlizerman,
     scaling, the split by network (no torch).
 ``fit``
     :func:`train_aelle` with an :class:`~lyapunov_rnn.config.AelleConfig`,
-    and :class:`AelleFit`, the trained model (inference, save, load).
+    and :class:`AelleFit`, the trained model (inference, save, load);
+    :class:`AelleNotFitted` when there is nothing to train on (every network
+    diverged), recorded in the model file by :func:`save_not_fitted`.
 ``adapter``
     A fit applied to an experiment dataset: :func:`apply_to_dataset`,
     :func:`latent_frame`.
@@ -24,8 +26,18 @@ The 2-D embedding of latent codes for figures is
 """
 
 from lyapunov_rnn.aelle.adapter import apply_to_dataset, latent_frame
-from lyapunov_rnn.aelle.fit import AelleFit, train_aelle
+from lyapunov_rnn.aelle.fit import AelleFit, AelleNotFitted, save_not_fitted, train_aelle
 from lyapunov_rnn.aelle.model import AeLLE
 from lyapunov_rnn.aelle.preprocessing import resample_spectra, split_networks
 
-__all__ = ["AeLLE", "AelleFit", "apply_to_dataset", "latent_frame", "resample_spectra", "split_networks", "train_aelle"]
+__all__ = [
+    "AeLLE",
+    "AelleFit",
+    "AelleNotFitted",
+    "apply_to_dataset",
+    "latent_frame",
+    "resample_spectra",
+    "save_not_fitted",
+    "split_networks",
+    "train_aelle",
+]

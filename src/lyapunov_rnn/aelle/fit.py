@@ -32,9 +32,19 @@ from lyapunov_rnn.config import AelleConfig
 from lyapunov_rnn.dataset import final_values
 from lyapunov_rnn.io import atomic_torch_save
 
-__all__ = ["HISTORY_COLUMNS", "AelleFit", "train_aelle"]
+__all__ = ["HISTORY_COLUMNS", "AelleFit", "AelleNotFitted", "save_not_fitted", "train_aelle"]
 
 HISTORY_COLUMNS = ("epoch", "split", "alpha", "total", "reconstruction", "prediction")
+
+
+class AelleNotFitted(ValueError):
+    """AeLLE cannot be trained on an experiment's spectra, e.g. because every network diverged; the message says why.
+
+    :func:`train_aelle` raises it; the workflow then records the reason in the
+    model file (:func:`save_not_fitted`), and :meth:`AelleFit.load` raises it
+    again with that reason, so that every table and figure built on AeLLE can
+    say why it is empty.
+    """
 
 
 @dataclass
@@ -111,8 +121,16 @@ class AelleFit:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> AelleFit:
-        """Read a fit written by :meth:`save` (``weights_only`` safe load)."""
+        """Read a fit written by :meth:`save` (``weights_only`` safe load).
+
+        Raises
+        ------
+        AelleNotFitted
+            With the recorded reason, for a file written by :func:`save_not_fitted`.
+        """
         state = torch.load(Path(path), map_location="cpu", weights_only=True)
+        if "not_fitted" in state:
+            raise AelleNotFitted(state["not_fitted"])
         config = AelleConfig(**state["config"])
         model = AeLLE(state["input_length"], config.hidden_dim, config.latent_dim, config.dropout)
         model.load_state_dict(state["state_dict"])
@@ -131,6 +149,16 @@ class AelleFit:
             history=pd.DataFrame(state["history"]),
             split=split,
         )
+
+
+def save_not_fitted(path: str | os.PathLike, reason: str, config: AelleConfig) -> Path:
+    """Write, in place of a fit, a model file that records why AeLLE was not trained; return ``path``.
+
+    :meth:`AelleFit.load` of it raises :class:`AelleNotFitted` with ``reason``.
+    """
+    path = Path(path)
+    atomic_torch_save({"config": asdict(config), "not_fitted": str(reason)}, path)
+    return path
 
 
 def alpha_per_epoch(alpha: float | Sequence[float], epochs: int) -> np.ndarray:
@@ -224,6 +252,13 @@ def train_aelle(
     AelleFit
         Trained model (eval mode, CPU), preprocessing, history and split.
 
+    Raises
+    ------
+    AelleNotFitted
+        Saying why, if fewer than 3 networks have a valid spectrum at the
+        training checkpoints, or no training network has a finite final
+        target (every one diverged).
+
     Notes
     -----
     Samples are all (network, checkpoint) pairs with a valid spectrum (see
@@ -236,10 +271,25 @@ def train_aelle(
     length = int(config.resample_length or ds.sizes["exponent"])
     spectra, sample_networks = spectrum_samples(ds, length, config.resample_method, config.training_fractions)
     networks = np.unique(sample_networks)
+    low, high = config.training_fractions
     if networks.size < 3:
-        raise ValueError("need at least 3 networks with valid spectra to split")
-    labels = split_networks(networks, config.split, config.seed)
+        raise AelleNotFitted(
+            f"{networks.size} of the {ds.sizes['network']} networks have a finite spectrum at the checkpoints AeLLE "
+            f"trains on (training fraction in [{low}, {high}]), and it needs at least 3 (one per split)"
+        )
     final = final_values(ds, config.target).to_series().loc[networks]
+    if not np.isfinite(final).any():
+        raise AelleNotFitted(
+            f"every network diverged: none of the {networks.size} networks has a finite final {config.target} "
+            "for AeLLE to predict"
+        )
+    labels = split_networks(networks, config.split, config.seed)
+    training = labels.index[labels == "train"]
+    if not np.isfinite(final.loc[training]).any():
+        raise AelleNotFitted(
+            f"every one of the {training.size} training networks diverged: none has a finite final {config.target} "
+            "to scale AeLLE's target"
+        )
     target = TargetScaler.fit(final, labels)
     sample_split = labels.loc[sample_networks].to_numpy()
     scaler = SpectrumScaler.fit(spectra[sample_split == "train"], length, config.resample_method)

@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 from sklearn.model_selection import train_test_split
 
+from lyapunov_rnn.config import aelle_split_sizes
 from lyapunov_rnn.dataset import in_fraction_range, valid_spectrum_mask
 
 __all__ = [
@@ -176,12 +177,14 @@ def split_networks(
     if fractions.shape != (3,) or np.any(fractions <= 0) or not np.isclose(fractions.sum(), 1):
         raise ValueError("split must be three positive fractions summing to 1")
     ids = np.asarray(networks, dtype=str)
-    if ids.size < 3:
-        raise ValueError(f"AeLLE needs at least 3 networks (one per split), got {ids.size}")
-    # Whole counts, at least one network in each split, so small sweeps work too.
-    n_test = max(1, round(fractions[2] * ids.size))
-    n_val = max(1, round(fractions[1] * ids.size))
-    n_test = min(n_test, ids.size - n_val - 1)
+    # Whole counts, at least one network in each split, so small sweeps work too (the config check uses the same).
+    sizes = aelle_split_sizes(ids.size, fractions)
+    if min(sizes) < 1:
+        raise ValueError(
+            f"AeLLE needs at least one network in each split; split {fractions.tolist()} of {ids.size} networks "
+            f"gives {dict(zip(('train', 'val', 'test'), sizes, strict=True))}"
+        )
+    _, n_val, n_test = sizes
     train, rest = train_test_split(ids, test_size=n_val + n_test, random_state=seed)
     val, test = train_test_split(rest, test_size=n_test, random_state=seed)
     labels = pd.Series("train", index=pd.Index(ids, name="network"), name="split")

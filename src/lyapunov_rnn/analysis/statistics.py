@@ -73,7 +73,22 @@ def _usable_pairs(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 def _undefined(x: np.ndarray, y: np.ndarray) -> bool:
     """True when a rank correlation of the pairs is undefined: fewer than 3, or a constant variable."""
-    return x.size < 3 or np.ptp(x) == 0 or np.unique(y).size < 2
+    return bool(_undefined_reason(x, y, x.size))
+
+
+def _undefined_reason(x: np.ndarray, y: np.ndarray, networks: int) -> str:
+    """Why a rank correlation of the usable pairs of a group of ``networks`` is undefined; ``""`` when it is defined."""
+    if networks < 3:
+        return f"{networks} networks, fewer than 3"
+    if x.size < 3:
+        return f"{x.size} of the {networks} networks have a valid spectrum here, fewer than 3 (the others diverged)"
+    if np.unique(y).size < 2:
+        if np.isinf(y).all():
+            return "every network diverged: their final losses (+inf) are all equal"
+        return "every network has the same final loss"
+    if np.ptp(x) == 0:
+        return "every network has the same value of the statistic"
+    return ""
 
 
 def _rank_correlation(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -152,9 +167,10 @@ def correlation_table(
     -------
     pd.DataFrame
         Columns ``architecture, checkpoint, epoch, training_fraction,
-        statistic, rho, p_value, n, rho_low, rho_high`` (``n``: networks
-        used; rho, p and the interval NaN when fewer than 3 or a constant
-        input).
+        statistic, rho, p_value, n, rho_low, rho_high, note`` (``n``:
+        networks used; rho, p and the interval NaN when fewer than 3 or a
+        constant input, and ``note`` then says which, e.g. that every
+        network diverged; empty otherwise).
     """
     stats = spectrum_statistics(ds)
     final = final_loss_for_ranking(ds).to_numpy()
@@ -184,6 +200,7 @@ def correlation_table(
                         "n": x.size,
                         "rho_low": low,
                         "rho_high": high,
+                        "note": _undefined_reason(x, y, int(members.sum())),
                     }
                 )
     return pd.DataFrame(rows)

@@ -1,11 +1,11 @@
-"""Tables for reports: GitHub markdown from data frames."""
+"""Tables for reports: GitHub markdown from data frames, and the table that says why there is none."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["to_markdown"]
+__all__ = ["to_markdown", "unavailable_table"]
 
 
 def _cell(value: object, floatfmt: str) -> str:
@@ -26,3 +26,12 @@ def to_markdown(df: pd.DataFrame, floatfmt: str = ".3g") -> str:
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(_cell(v, floatfmt) for v in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def unavailable_table(reason: str) -> pd.DataFrame:
+    """The table written in place of one that cannot be computed: one column ``reason``, one row saying why.
+
+    The workflow writes it, e.g. when every network diverged and AeLLE was
+    not trained, so that the run finishes and the table explains itself.
+    """
+    return pd.DataFrame({"reason": [str(reason)]})

@@ -7,6 +7,7 @@ One call, for any supported network and a batch of input sequences::
     result = lyapunov_spectrum(lstm, inputs, warmup=20)   # inputs (B, T, I)
     result.exponents    # (B, 2N) nats per step, descending: the full (h, c) state
     result.stderr       # standard error of each exponent over time
+    result.resolved     # (B, 2N) bool: False where rounding, not the network, sets the value
 
 It accepts ``nn.RNN`` (tanh, relu), ``nn.GRU``, ``nn.LSTM`` (one layer or a
 stack), the project's ``AntisymmetricRNN`` and ``CoupledOscillatoryRNN``, a

@@ -41,6 +41,22 @@ class LyapunovResult:
         unit, or a saturated tanh unit whose derivative underflows) counts as
         ``ln(tiny)`` of the compute dtype (-708.4 nats for float64, -87.3 for
         float32), the resolution limit, instead of ``-inf``.
+    resolved : Tensor
+        (B, k) bool, in the order of ``exponents``: False where rounding,
+        not only the network and its inputs, sets the value. A QR interval
+        (or, for ``"reference"``, the QR after its warm-up) whose stretch
+        ``|R_jj|`` is at or below ``sqrt(eps) * ||Z||_F``, with ``Z = J_t Q``
+        (the product of the interval's Jacobians when ``qr_every > 1``) and
+        ``eps`` the machine epsilon of the compute dtype, makes the
+        exponent of QR column j and of every later column unresolved: a
+        one-step contraction by more than 18.0 nats (float64) or 8.0 nats
+        (float32) relative to ``||Z||_F``, the scale of the leading
+        directions, leaves fewer than half the digits of that direction,
+        and the later columns are measured against it. Read from the ``R``
+        of each QR (no extra factorisation). Conservative: it also flags
+        exactly computable cases (a diagonal map). Resolved exponents can
+        still carry rounding amplified by the tangent dynamics (README,
+        "Numerical resolution"; docs/numerical-resolution.md).
     stderr : Tensor
         (B, k) float64 standard error of each exponent over time: with
         ``l_j(n) = log R_n[j, j] / m_n`` the growth rate (same units as
@@ -72,6 +88,7 @@ class LyapunovResult:
     """
 
     exponents: Tensor
+    resolved: Tensor
     stderr: Tensor
     finite_time: Tensor | None
     vectors: Tensor | None
@@ -357,6 +374,7 @@ def _result(run: Run, convention: str, size: int, keep_vectors: bool) -> Lyapuno
         vectors = signed.gather(-1, order[:, None, :].expand_as(signed))
     return LyapunovResult(
         exponents=exponents.gather(-1, order),
+        resolved=(~recorder.lost).gather(-1, order),
         stderr=recorder.stderr().gather(-1, order),
         finite_time=None if finite_time is None else finite_time.gather(-1, order[:, None, :].expand_as(finite_time)),
         vectors=vectors,

@@ -12,6 +12,7 @@ from lyapunov_rnn.plots.convergence import plot_convergence
 from lyapunov_rnn.plots.evolution import plot_largest_exponent_over_training, plot_spectra_over_training
 from lyapunov_rnn.plots.generalisation import plot_novel_inputs
 from lyapunov_rnn.plots.network_size import plot_network_size
+from lyapunov_rnn.plots.notice import plot_notice
 from lyapunov_rnn.plots.perturbation import plot_latent_perturbation
 from lyapunov_rnn.plots.prediction import plot_early_prediction
 from lyapunov_rnn.plots.spectra import plot_spectra
@@ -27,6 +28,7 @@ __all__ = [
     "plot_latent_embedding",
     "plot_latent_perturbation",
     "plot_network_size",
+    "plot_notice",
     "plot_novel_inputs",
     "plot_spectra",
     "plot_spectra_over_training",

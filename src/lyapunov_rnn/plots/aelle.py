@@ -9,12 +9,15 @@ import seaborn as sns
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from lyapunov_rnn.plots.base import P_LABEL, architecture_order, init_norm, new_figure
+from lyapunov_rnn.plots.base import architecture_order, init_norm, new_figure, p_colorbar
 
 __all__ = ["plot_latent_embedding", "plot_training_curves"]
 
 LOSS_COMPONENTS = ("total", "reconstruction", "prediction")
+#: Marker areas (points^2) of the first and the last checkpoint.
+MARKER_SIZES = (8.0, 40.0)
 
 
 def plot_latent_embedding(
@@ -42,30 +45,50 @@ def plot_latent_embedding(
     """
     data = frame.reset_index(drop=True).assign(dim1=embedding[:, 0], dim2=embedding[:, 1])
     data = data[np.isfinite(data[["dim1", "dim2"]]).all(axis=1)]
-    sizes = (8, 40)
+    sizes = np.interp(data["training_fraction"], (0, 1), MARKER_SIZES)
     fig, axes = new_figure(3, width=4.6, height=4.0)
     colormap = plt.get_cmap(cmap).with_extremes(bad="0.7")
-    panels = (
-        ("final_val_accuracy", Normalize(0.0, 1.0), "final validation accuracy (fraction)"),
-        ("init_param", init_norm(data["init_param"]), P_LABEL),
+    accuracy, by_architecture, by_p = axes
+    accuracy_norm = Normalize(0.0, 1.0)
+    accuracy.scatter(
+        data["dim1"], data["dim2"], c=colormap(accuracy_norm(data["final_val_accuracy"].to_numpy(float))),
+        s=sizes, alpha=0.8, linewidths=0,
     )
-    for ax, (column, norm, label) in zip(axes[[0, 2]], panels, strict=True):
-        ax.scatter(
-            data["dim1"], data["dim2"], c=colormap(norm(data[column].to_numpy(float))),
-            s=np.interp(data["training_fraction"], (0, 1), sizes), alpha=0.8, linewidths=0,
+    fig.colorbar(
+        ScalarMappable(norm=accuracy_norm, cmap=colormap), ax=accuracy, label="final validation accuracy (fraction)"
+    )
+    accuracy.set_title("coloured by final validation accuracy")
+    p_norm = init_norm(data["init_param"])
+    by_p.scatter(
+        data["dim1"], data["dim2"], c=colormap(p_norm(data["init_param"].to_numpy(float))), s=sizes, alpha=0.8,
+        linewidths=0,
+    )
+    p_colorbar(fig, p_norm, colormap, by_p)
+    by_p.set_title("coloured by $p$")
+    palette = dict(zip(architecture_order(data["architecture"]), sns.color_palette(), strict=False))
+    for architecture, color in palette.items():
+        members = (data["architecture"] == architecture).to_numpy()
+        by_architecture.scatter(
+            data["dim1"][members], data["dim2"][members], color=color, s=sizes[members], alpha=0.8, linewidths=0,
+            label=architecture,
         )
-        fig.colorbar(ScalarMappable(norm=norm, cmap=colormap), ax=ax, label=label)
-        ax.set_title("coloured by " + ("$p$" if column == "init_param" else label.split(" (")[0]))
-    sns.scatterplot(
-        data=data, x="dim1", y="dim2", hue="architecture", hue_order=architecture_order(data["architecture"]),
-        size="training_fraction",
-        sizes=sizes, size_norm=(0, 1), alpha=0.8, linewidth=0, ax=axes[1],
+    by_architecture.set_title("coloured by architecture")
+    architectures = by_architecture.legend(
+        loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", title="architecture"
     )
-    axes[1].set_title("coloured by architecture")
-    sns.move_legend(axes[1], "upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    by_architecture.add_artist(architectures)
+    marker_sizes = [
+        Line2D([], [], ls="", marker="o", color="0.4", markersize=np.sqrt(np.interp(f, (0, 1), MARKER_SIZES)),
+               label=f"{f:.0%}")
+        for f in (0.0, 0.5, 1.0)
+    ]
+    by_architecture.legend(
+        handles=marker_sizes, loc="lower left", bbox_to_anchor=(1.0, 0.0), fontsize="small",
+        title="fraction of\ntraining",
+    )
     for ax in axes:
         ax.set(xlabel=f"{method} 1 (a.u.)", ylabel=f"{method} 2 (a.u.)")
-    fig.suptitle("AeLLE latent space (marker size: training fraction; grey: no value, e.g. diverged)")
+    fig.suptitle("AeLLE latent space (marker size: fraction of training; grey: no value, e.g. diverged)")
     return fig
 
 

@@ -18,8 +18,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 import xarray as xr
-from matplotlib.colors import LogNorm, Normalize
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Colormap, LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from lyapunov_rnn.io import atomic_path
 
@@ -32,6 +35,7 @@ __all__ = [
     "init_norm",
     "log_if_positive",
     "new_figure",
+    "p_colorbar",
     "save_figure",
     "statistic_label",
     "units_of",
@@ -91,6 +95,21 @@ def init_norm(values: np.ndarray) -> Normalize:
     return Normalize(low, high if high > low else low + 1.0)
 
 
+def p_colorbar(fig: Figure, norm: Normalize, colormap: Colormap, axes: Axes | list[Axes]) -> None:
+    """The colour bar of ``init_param`` beside ``axes``, labelled :data:`P_LABEL`, ticks as plain numbers.
+
+    On a log scale the ticks read 0.2, 0.5, 1, 2, 5 rather than 2x10^-1 ...;
+    over a decade or more only the minor ticks at 2 and 5 times a power of
+    ten are labelled, because all eight would overlap.
+    """
+    colorbar = fig.colorbar(ScalarMappable(norm=norm, cmap=colormap), ax=axes, label=P_LABEL)
+    colorbar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    every_minor = isinstance(norm, LogNorm) and norm.vmax < 10 * norm.vmin
+    colorbar.ax.yaxis.set_minor_formatter(
+        FuncFormatter(lambda value, _: f"{value:g}" if every_minor or f"{value:.0e}"[0] in "25" else "")
+    )
+
+
 def new_figure(
     ncols: int, width: float = 4.2, height: float = 3.6, nrows: int = 1, **subplots
 ) -> tuple[Figure, np.ndarray]:
@@ -106,11 +125,12 @@ def new_figure(
 
 
 def log_if_positive(ax: plt.Axes, values: np.ndarray, axis: str) -> None:
-    """Use a log scale on ``axis`` ("x"/"y") when all finite values are positive."""
+    """Log scale on ``axis`` ("x"/"y") when all finite values are positive, ticks as plain numbers (0.1, 1, 10)."""
     finite = np.asarray(values, dtype=float)
     finite = finite[np.isfinite(finite)]
     if finite.size and finite.min() > 0:
         getattr(ax, f"set_{axis}scale")("log")
+        getattr(ax, f"{axis}axis").set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
 
 
 def save_figure(fig: Figure, path_stem: str | Path, dpi: int = 150) -> list[Path]:

@@ -7,16 +7,13 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
-from matplotlib.axes import Axes
-from matplotlib.cm import ScalarMappable
 from matplotlib.collections import LineCollection
-from matplotlib.colors import Colormap, Normalize
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import MaxNLocator
 
 from lyapunov_rnn.analysis.statistics import spectrum_statistics
 from lyapunov_rnn.dataset import valid_spectrum_mask
-from lyapunov_rnn.plots.base import P_LABEL, architecture_order, exponent_label, init_norm, new_figure
+from lyapunov_rnn.plots.base import architecture_order, exponent_label, init_norm, new_figure, p_colorbar
 
 __all__ = ["nearest_checkpoints", "plot_largest_exponent_over_training", "plot_spectra_over_training"]
 
@@ -89,7 +86,7 @@ def plot_spectra_over_training(
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         row[0].set_ylabel(exponent_label(ds))
     fig.suptitle("Lyapunov spectra over training, per architecture")
-    _init_colorbar(fig, norm, colormap, axes.ravel().tolist())
+    p_colorbar(fig, norm, colormap, axes.ravel().tolist())
     return fig
 
 
@@ -131,16 +128,6 @@ def plot_largest_exponent_over_training(ds: xr.Dataset, cmap: str = "viridis") -
         ax.set(xlabel="epoch", ylabel=exponent_label(ds, r"$\lambda_1$"))
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.suptitle(r"Largest Lyapunov exponent $\lambda_1$ over training")
-    _init_colorbar(fig, norm, colormap, list(axes))
+    p_colorbar(fig, norm, colormap, list(axes))
     return fig
 
-
-def _init_colorbar(fig: Figure, norm: Normalize, colormap: Colormap, axes: list[Axes]) -> None:
-    """The colour bar of ``init_param`` beside ``axes``, ticks as plain numbers (0.2, 0.5, 1, 2, 5), log scale too."""
-    colorbar = fig.colorbar(ScalarMappable(norm=norm, cmap=colormap), ax=axes, label=P_LABEL)
-    colorbar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
-    # Over a decade or more label only the minor ticks at 2 and 5 times a power of ten: all eight would overlap.
-    every_minor = norm.vmax < 10 * norm.vmin
-    colorbar.ax.yaxis.set_minor_formatter(
-        FuncFormatter(lambda value, _: f"{value:g}" if every_minor or f"{value:.0e}"[0] in "25" else "")
-    )

@@ -18,15 +18,17 @@ __all__ = ["TARGET_NAMES", "plot_latent_perturbation"]
 #: Axis name of each AeLLE target variable.
 TARGET_NAMES = {"val_loss": "validation loss", "train_loss": "training loss"}
 START_STYLES = {"high": "-", "low": "--"}
+#: The label of each start: "high" networks end below the median final loss of the training and validation networks.
+OUTCOME = {"high": "below", "low": "above"}
 
 
 def _start_title(at: xr.Dataset) -> str:
-    """``typical high-accuracy network (val)`` with its architecture, size, p, epoch and final loss."""
+    """``typical network, final loss below the median (val)`` with its architecture, size, p, epoch and final loss."""
     final = float(at["final_loss"])
     outcome = f"final loss {final:.3g}" if np.isfinite(final) else "diverged"
     network = f"{at['architecture'].item()}, $N$ = {int(at['hidden_size'])}, $p$ = {float(at['init_param']):.3g}"
     return (
-        f"typical {at['start'].item()}-accuracy network ({at['split'].item()})\n{network}\n"
+        f"typical network, final loss {OUTCOME[at['start'].item()]} the median ({at['split'].item()})\n{network}\n"
         f"epoch {int(at['epoch'])}, {outcome}"
     )
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import xarray as xr
-from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
-from lyapunov_rnn.plots.base import P_LABEL, architecture_order, exponent_label, init_norm, new_figure
+from lyapunov_rnn.plots.base import architecture_order, exponent_label, init_norm, new_figure, p_colorbar
 
 __all__ = ["plot_spectra"]
 
@@ -33,7 +32,7 @@ def plot_spectra(ds: xr.Dataset, checkpoint: int = -1, cmap: str = "viridis") ->
     at = ds.isel(checkpoint=checkpoint)
     names = at["architecture"].values.astype(str)
     architectures = architecture_order(names)
-    fig, axes = new_figure(len(architectures), sharey=True)
+    fig, axes = new_figure(len(architectures))  # own y scales: a saturated RNN reaches -80, an LSTM -30
     norm = init_norm(at["init_param"].values)
     colormap = plt.get_cmap(cmap)
     index = at["exponent"].values
@@ -51,5 +50,5 @@ def plot_spectra(ds: xr.Dataset, checkpoint: int = -1, cmap: str = "viridis") ->
         title = f"{arch} (n = {drawn}" + (f", {missing} diverged)" if missing else ")")
         ax.set(title=title, xlabel="exponent index $i$", ylabel=exponent_label(ds))
     fig.suptitle(f"Lyapunov spectra at epoch {int(at['epoch'])}")
-    fig.colorbar(ScalarMappable(norm=norm, cmap=colormap), ax=list(axes), label=P_LABEL)
+    p_colorbar(fig, norm, colormap, list(axes))
     return fig

@@ -26,20 +26,23 @@ def plot_accuracy_vs_init(ds: xr.Dataset) -> Figure:
             "init_param": ds["init_param"].values,
             "accuracy": np.where(diverged, 0.0, final),
             "architecture": ds["architecture"].values.astype(str),
-            "outcome": np.where(diverged, "diverged", "trained"),
         }
     )
     fig, axes = new_figure(1, width=6.0, height=4.0)
     ax = axes[0]
-    sns.scatterplot(
-        data=data, x="init_param", y="accuracy", hue="architecture", style="outcome",
-        hue_order=architecture_order(data["architecture"]),
-        markers={"trained": "o", "diverged": "X"}, alpha=0.8, ax=ax,
-    )
+    palette = dict(zip(architecture_order(data["architecture"]), sns.color_palette(), strict=False))
+    for architecture, color in palette.items():
+        members = data[(data["architecture"] == architecture) & ~diverged]
+        ax.scatter(members["init_param"], members["accuracy"], color=color, alpha=0.8, label=architecture)
+    if diverged.any():
+        ax.scatter(
+            data["init_param"][diverged], data["accuracy"][diverged], marker="x", color="0.3",
+            label="diverged (drawn at 0)",
+        )
     log_if_positive(ax, data["init_param"], "x")
     ax.set(
         xlabel=P_LABEL, ylabel="final validation accuracy (fraction)", ylim=(-0.05, 1.05),
         title="Final accuracy vs initialisation",
     )
-    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small", title=None)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     return fig
