@@ -15,7 +15,8 @@ with redirect_output(snakemake.log[0]):
         fit = AelleFit.load(snakemake.input.model)
     except AelleNotFitted as not_fitted:
         reason = f"No early prediction: AeLLE was not trained ({not_fitted})."
-        table, summary = unavailable_table(reason), to_markdown(unavailable_table(reason))
+        table = unavailable_table(reason)
+        summary = to_markdown(table)
         figure = plot_notice("Early prediction of the final loss", reason)
     else:
         table = early_prediction_table(ds, fit, stages=snakemake.params.stages)

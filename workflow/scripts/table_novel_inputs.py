@@ -22,7 +22,8 @@ with redirect_output(snakemake.log[0]):
         fit = AelleFit.load(snakemake.input.model)
     except AelleNotFitted as not_fitted:
         reason = f"No generalisation to novel inputs: AeLLE was not trained ({not_fitted})."
-        table, summary = unavailable_table(reason), to_markdown(unavailable_table(reason))
+        table = unavailable_table(reason)
+        summary = to_markdown(table)
         figure = plot_notice("Generalisation to novel inputs", reason)
     else:
         table = novel_inputs_table(ds, novel, fit, stages=snakemake.params.stages)

@@ -112,7 +112,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from lyapunov_rnn.lyapunov.recorder import _GrowthRecorder, _orthonormalise
+from lyapunov_rnn.lyapunov.recorder import _GrowthRecorder, _orthonormalise, resolution_floor
 from lyapunov_rnn.lyapunov.tangent import State, TangentMap
 
 __all__ = ["Run", "benettin", "reference", "tangent_dimension"]
@@ -168,8 +168,8 @@ def _progress(total: int, enabled: bool, description: str) -> tqdm:
 
 
 def _guard_threshold(dtype: torch.dtype) -> float:
-    """Largest safe spread of ln R_jj within one QR interval: ``ln(1/eps) / 2``."""
-    return -math.log(torch.finfo(dtype).eps) / 2.0
+    """Largest safe spread of ln R_jj within one QR interval: ``ln(1/eps) / 2``, the resolution floor's logarithm."""
+    return -math.log(resolution_floor(dtype))
 
 
 def benettin(

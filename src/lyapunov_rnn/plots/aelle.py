@@ -11,7 +11,7 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from lyapunov_rnn.plots.base import architecture_order, init_norm, new_figure, p_colorbar
+from lyapunov_rnn.plots.base import architecture_palette, init_norm, new_figure, p_colorbar
 
 __all__ = ["plot_latent_embedding", "plot_training_curves"]
 
@@ -65,7 +65,7 @@ def plot_latent_embedding(
     )
     p_colorbar(fig, p_norm, colormap, by_p)
     by_p.set_title("coloured by $p$")
-    palette = dict(zip(architecture_order(data["architecture"]), sns.color_palette(), strict=False))
+    palette = architecture_palette(data["architecture"])
     for architecture, color in palette.items():
         members = (data["architecture"] == architecture).to_numpy()
         by_architecture.scatter(

@@ -31,6 +31,7 @@ __all__ = [
     "P_LABEL",
     "STATISTIC_SYMBOLS",
     "architecture_order",
+    "architecture_palette",
     "exponent_label",
     "init_norm",
     "log_if_positive",
@@ -84,6 +85,11 @@ def architecture_order(values: Iterable[str]) -> list[str]:
     present = {str(value) for value in values}
     known = [arch for arch in ARCHITECTURE_ORDER if arch in present]
     return known + sorted(present - set(known))
+
+
+def architecture_palette(values: Iterable[str]) -> dict[str, tuple[float, float, float]]:
+    """One seaborn colour per architecture of ``values``, in :func:`architecture_order`."""
+    return dict(zip(architecture_order(values), sns.color_palette(), strict=False))
 
 
 def init_norm(values: np.ndarray) -> Normalize:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import xarray as xr
 from matplotlib.figure import Figure
 
-from lyapunov_rnn.plots.base import P_LABEL, architecture_order, log_if_positive, new_figure
+from lyapunov_rnn.plots.base import P_LABEL, architecture_palette, log_if_positive, new_figure
 
 __all__ = ["plot_accuracy_vs_init"]
 
@@ -30,7 +29,7 @@ def plot_accuracy_vs_init(ds: xr.Dataset) -> Figure:
     )
     fig, axes = new_figure(1, width=6.0, height=4.0)
     ax = axes[0]
-    palette = dict(zip(architecture_order(data["architecture"]), sns.color_palette(), strict=False))
+    palette = architecture_palette(data["architecture"])
     for architecture, color in palette.items():
         members = data[(data["architecture"] == architecture) & ~diverged]
         ax.scatter(members["init_param"], members["accuracy"], color=color, alpha=0.8, label=architecture)
