@@ -3,9 +3,11 @@
 # every log and JSON written to one folder. For a GPU machine that has PyTorch but
 # not this package installed (the package is imported from src/).
 #
-#   bash benchmarks/gpu_session.sh tests qr     # CUDA + engine tests, QR variants   (~3 min)
+#   bash benchmarks/gpu_session.sh tests qr     # CUDA + engine + ensemble tests, QR variants   (~4 min)
 #   bash benchmarks/gpu_session.sh bench        # bench_lyapunov on the GPU  (~5 min)
 #   bash benchmarks/gpu_session.sh cost         # estimate_cost on the GPU   (~3 min)
+#   bash benchmarks/gpu_session.sh ensemble     # grouped training and batched spectra against one network at a time (~5 min)
+#   bash benchmarks/gpu_session.sh lstm         # the LSTM step (materialised vs matrix-free vs reference) (~3 min)
 #
 # Output folder: $OUT if set, else ./gpu-results. DEVICE=cpu rehearses the commands
 # on a machine without a GPU (the CUDA tests are then skipped).
@@ -38,7 +40,7 @@ run() {  # run NAME SECONDS COMMAND...: log to $out/NAME.log, remember a failure
 for stage in "${@:-tests}"; do
     case $stage in
     tests)
-        run tests 300 "$python" -m pytest -q tests/lyapunov
+        run tests 300 "$python" -m pytest -q tests/lyapunov tests/test_ensemble.py tests/test_spectra.py
         ;;
     qr)
         run qr_variants 300 "$python" benchmarks/qr_variants.py --devices "$device" --json "$out/qr_variants.json"
@@ -59,8 +61,19 @@ for stage in "${@:-tests}"; do
         run cost 300 "$python" benchmarks/estimate_cost.py config.yaml experiments/*.yaml \
             --device "$device" --json "$out/cost.json"
         ;;
+    ensemble)
+        # Networks per hour, one at a time vs one training group, at the default run's and paper-mini's sizes and
+        # at GPU-sized groups; then spectra of 8 networks in one call vs 8 calls.
+        run ensemble_training 420 "$python" benchmarks/ensemble_training.py --device "$device" --threads 1 \
+            --architectures rnn lstm gru --groups 1 12 64 --json "$out/ensemble_training.json"
+        run ensemble_spectrum 180 "$python" benchmarks/ensemble_spectrum.py --device "$device" \
+            --json "$out/ensemble_spectrum.json"
+        ;;
+    lstm)
+        run lstm_step 240 "$python" benchmarks/lstm_step.py --json "$out/lstm_step.json"   # CPU: the 5x target is a CPU one
+        ;;
     *)
-        echo "unknown stage $stage (expected tests, qr, bench, cost)" >&2
+        echo "unknown stage $stage (expected tests, qr, bench, cost, ensemble, lstm)" >&2
         status=2
         ;;
     esac

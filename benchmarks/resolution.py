@@ -5,7 +5,7 @@
 
 For every network under ``<results>/networks/`` and each chosen epoch, the script computes the spectrum of the
 experiment's driving sequences (the options recorded in ``<results>/lyapunov.nc``: convention, warm-up, dtype,
-sequences) once with 1 and once with 2 torch threads, and reports per architecture
+sequences, rounding check) once with 1 and once with 2 torch threads, and reports per architecture
 
 * how many exponents of the dataset (the mean over sequences) are unresolved (``exponents_resolved`` False), and
   how many per sequence;
@@ -38,7 +38,12 @@ def _spectra(model: torch.nn.Module, inputs: torch.Tensor, attrs: dict, threads:
     """Per-sequence exponents (S, k) and resolved mask (S, k) with ``threads`` torch threads."""
     torch.set_num_threads(threads)
     result = lyapunov_spectrum(
-        model, inputs, warmup=int(attrs["warmup"]), convention=attrs["convention"], dtype=getattr(torch, attrs["dtype"])
+        model,
+        inputs,
+        warmup=int(attrs["warmup"]),
+        convention=attrs["convention"],
+        dtype=getattr(torch, attrs["dtype"]),
+        rounding_check=bool(attrs.get("rounding_check", 0)),
     )
     return result.exponents.numpy(), result.resolved.numpy()
 

@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from lyapunov_rnn.config import load_config, network_table
+from lyapunov_rnn.lyapunov import tangent_map_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
@@ -53,6 +54,34 @@ def test_bench_lyapunov_reference_and_naive_baselines_agree_with_the_engine(tmp_
         assert row["max_abs_diff_reference"] < 1e-10, row
         assert row["max_abs_diff_naive"] < 1e-10, row
         assert all(row[key] > 0 for key in ("engine_s", "reference_s", "naive_s", "floor_s", "engine_benettin_s"))
+
+
+def test_lstm_step_benchmark_times_both_products_and_the_reference_on_the_same_numbers(tmp_path):
+    bench = _load("lstm_step")
+    out = tmp_path / "lstm.json"
+    arguments = ["--sizes", "12", "--steps", "6", "--repeats", "1", "--dtype", "float64", "--benettin"]
+    bench.main(arguments + ["--json", str(out)])
+    (row,) = json.loads(out.read_text())["rows"]
+    differences = ("max_abs_diff_reference", "max_abs_diff_products", "max_abs_diff_auto")
+    for key in (*differences, "benettin_max_abs_diff_products"):
+        assert row[key] < 1e-10, (key, row)
+    for name in ("reference", "matrix_free", "materialised", "auto", "benettin_matrix_free", "benettin_materialised"):
+        assert row[f"{name}_s"] > 0, (name, row)
+    # the forced products were undone: the registry builds the rule-choosing map again
+    lstm = torch.nn.LSTM(3, 4).double()
+    assert tangent_map_for(lstm, torch.float64, torch.device("cpu")).jacobian_product == "auto"
+
+
+def test_ensemble_benchmark_times_one_run_against_separate_calls_on_the_same_numbers(tmp_path):
+    bench = _load("ensemble_spectrum")
+    out = tmp_path / "ensemble.json"
+    arguments = ["--sizes", "6", "--networks", "2", "--sequences", "2", "--steps", "5", "--repeats", "1"]
+    rows = bench.main(arguments + ["--json", str(out)])
+    assert json.loads(out.read_text())["rows"] == rows
+    assert [row["architecture"] for row in rows] == ["rnn", "lstm", "gru", "asrnn", "cornn"]
+    for row in rows:
+        assert row["same_resolved_masks"] and row["max_abs_diff_resolved"] < 1e-10, row
+        assert row["separate_s"] > 0 and row["ensemble_s"] > 0, row
 
 
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-12), (torch.float32, 1e-5)])

@@ -22,6 +22,8 @@ from lyapunov_rnn.config import (
     network_specs,
     network_table,
     network_training,
+    training_groups,
+    training_options,
 )
 from lyapunov_rnn.conventions import ALIASES, CONVENTIONS
 from lyapunov_rnn.models import ARCHITECTURES
@@ -102,6 +104,8 @@ def test_format_param_is_stable_and_exact():
 def test_sections_have_the_schema_keys_and_defaults(section, cls):
     """One name per option: the dataclass fields are the schema's keys, their defaults the schema's."""
     properties = load_schema()["properties"][section]["properties"]
+    if section == "training":  # the scheduling keys are the experiment's (ExperimentConfig.group_size), not training's
+        properties = training_options(properties)
     fields = {field.name: field for field in dataclasses.fields(cls)}
     assert set(fields) == set(properties)
     for name, schema in properties.items():
@@ -120,7 +124,8 @@ def test_schema_enums_match_the_library():
 
 def test_typed_sections_equal_the_dict(default_config):
     config = experiment_config(default_config)
-    assert config.training == TrainingConfig(**default_config["training"])
+    assert config.training == TrainingConfig(**training_options(default_config["training"]))
+    assert config.group_size == default_config["training"]["group_size"] == 12
     assert config.aelle.alpha == tuple(default_config["aelle"]["alpha"])
     assert config.networks[0].init_param[0] == default_config["networks"]["init_param"][0]
     assert config.task["source"] == "embedded" and config.task["subset"] is None  # task defaults resolved
@@ -522,4 +527,41 @@ def test_a_number_yaml_reads_as_text_gets_a_hint(default_config):
 def test_a_value_that_fits_no_form_names_the_closest_forms_problem(default_config, init_param, closest):
     default_config["networks"]["init_param"] = init_param
     with pytest.raises(ConfigError, match=r"^networks\.init_param: .* under any of the given schemas " + closest):
+        experiment_config(default_config)
+
+
+def _spec(architecture: str, hidden_size: int = 8, **cell_options) -> NetworkSpec:
+    return NetworkSpec(architecture, hidden_size, init_param=0.5, seed=0, cell_options=cell_options)
+
+
+def test_training_groups_share_architecture_size_and_cell_options():
+    specs = (
+        [_spec("rnn") for _ in range(5)]
+        + [_spec("lstm") for _ in range(3)]
+        + [_spec("rnn", hidden_size=16)]
+        + [_spec("rnn") for _ in range(2)]  # the same key as the first five, later in the list
+        + [_spec("asrnn", asrnn_gamma=0.1), _spec("asrnn", asrnn_gamma=0.2)]  # options of that cell differ
+        + [_spec("lstm", asrnn_gamma=0.3)]  # another cell's option does not split a group
+    )
+    groups = training_groups(specs, group_size=4)
+    assert sorted(index for group in groups for index in group) == list(range(len(specs)))
+    assert groups == [[0, 1, 2, 3], [4, 9, 10], [5, 6, 7, 13], [8], [11], [12]]  # 7 rnn: balanced 4 + 3
+    assert training_groups(specs, group_size=1) == [[index] for index in range(len(specs))]
+    assert training_groups(specs[:5], group_size=100) == [[0, 1, 2, 3, 4]]
+    with pytest.raises(ValueError, match="group_size"):
+        training_groups(specs, group_size=0)
+
+
+def test_default_experiment_has_one_training_group_per_architecture(default_config):
+    experiment = experiment_config(default_config)
+    specs = network_specs(experiment)
+    groups = training_groups(specs, experiment.group_size)
+    assert [{specs[index].architecture for index in group} for group in groups] == [{"rnn"}, {"lstm"}, {"gru"}]
+    assert all(len(group) == 12 for group in groups)
+
+
+@pytest.mark.parametrize("key, value", [("group_size", 0), ("group_size", "auto"), ("gpu", "yes")])
+def test_bad_scheduling_keys_name_the_key(default_config, key, value):
+    default_config["training"][key] = value
+    with pytest.raises(ConfigError, match=f"training.{key}"):
         experiment_config(default_config)

@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from helpers.trained import train_two_networks
+from helpers.trained import ADDING, train_two_networks
 
 from lyapunov_rnn.checkpoints import checkpoint_files, checkpoint_name, load_checkpoint
 from lyapunov_rnn.cli import main
 from lyapunov_rnn.config import LyapunovConfig, NetworkSpec, TrainingConfig
 from lyapunov_rnn.lyapunov import lyapunov_spectrum
-from lyapunov_rnn.spectra import network_spectra
+from lyapunov_rnn.spectra import group_spectra, network_spectra
+from lyapunov_rnn.tasks import load_task, prepare_task
 from lyapunov_rnn.train import train_network
 
 OPTIONS = LyapunovConfig(sequences=4)
@@ -137,11 +138,16 @@ def test_exponents_resolved_holds_for_every_driving_sequence(saturated):
     directory, task = saturated
     ds = network_spectra(checkpoint_files(directory), task, OPTIONS, progress=False)
     model, _ = load_checkpoint(directory / checkpoint_name(1))
-    per_sequence = lyapunov_spectrum(model, task.test_inputs[: OPTIONS.sequences]).resolved
+    inputs = task.test_inputs[: OPTIONS.sequences]
+    assert OPTIONS.rounding_check  # the default
+    per_sequence = lyapunov_spectrum(model, inputs, rounding_check=True).resolved
     resolved = ds["exponents_resolved"].isel(checkpoint=1).values
     np.testing.assert_array_equal(resolved, per_sequence.all(dim=0).numpy())
     assert not resolved[32:].any()  # the rank-deficient half
-    assert resolved[:32].all()
+    # The one-step floor alone passes the upper half; the rounding check can only take exponents away from it.
+    floor_only = lyapunov_spectrum(model, inputs, rounding_check=False).resolved.all(dim=0).numpy()
+    assert floor_only[:32].all() and not floor_only[32:].any()
+    assert not (resolved & ~floor_only).any()
 
 
 def test_cli_and_workflow_script_write_the_same_file(trained, saturated, tmp_path):
@@ -151,8 +157,8 @@ def test_cli_and_workflow_script_write_the_same_file(trained, saturated, tmp_pat
     directory = saturated[0]
     workflow_file, cli_file = tmp_path / "workflow.nc", tmp_path / "cli.nc"
     snakemake = SimpleNamespace(
-        input=SimpleNamespace(checkpoints=str(directory), task=str(task_path)),
-        output=SimpleNamespace(first=str(workflow_file)),
+        input=SimpleNamespace(checkpoints=[str(directory)], task=str(task_path)),
+        output=SimpleNamespace(first=[str(workflow_file)]),
         log=[str(tmp_path / "spectra.log")],
         params=SimpleNamespace(lyapunov={"sequences": OPTIONS.sequences}),
         threads=1,
@@ -168,3 +174,25 @@ def test_cli_and_workflow_script_write_the_same_file(trained, saturated, tmp_pat
         torch.set_num_threads(threads)
     assert status == 0
     xr.testing.assert_identical(xr.load_dataset(cli_file), xr.load_dataset(workflow_file))
+
+
+def test_group_spectra_batched_equal_per_network(tmp_path):
+    """group_spectra's batched path (the GPU's: one engine run per epoch for all networks, a diverged one left out)
+    gives each network the dataset network_spectra gives it, up to rounding; the CPU path gives it bit for bit."""
+    task_path = prepare_task(ADDING, tmp_path / "task.npz")
+    task = load_task(task_path)
+    training = TrainingConfig(epochs=2, batch_size=16, learning_rate=0.01)
+    directories = []
+    for index, (init_param, learning_rate) in enumerate([(0.5, None), (1.5, None), (0.5, 1.0e37)]):
+        spec = NetworkSpec("gru", 5, init_param, seed=index, learning_rate=learning_rate)
+        directories.append(tmp_path / f"gru{index}")
+        train_network(spec, task, training, directories[-1], progress=False)
+    checkpoints = [checkpoint_files(directory) for directory in directories]
+    alone = [network_spectra(paths, task, OPTIONS, progress=False) for paths in checkpoints]
+    assert bool(alone[2]["diverged"].isel(checkpoint=-1)) and not bool(alone[0]["diverged"].any())
+    per_network = group_spectra(checkpoints, task, OPTIONS, batched=False, progress=False)
+    batched = group_spectra(checkpoints, task, OPTIONS, batched=True, progress=False)
+    for single, unbatched, together in zip(alone, per_network, batched, strict=True):
+        xr.testing.assert_identical(unbatched, single)
+        xr.testing.assert_allclose(together, single, rtol=0, atol=1e-10)
+        np.testing.assert_array_equal(together["exponents_resolved"], single["exponents_resolved"])

@@ -102,7 +102,12 @@ def _spectrum(args: argparse.Namespace) -> int:
     if len(checkpoints) == 1 and checkpoints[0].is_dir():
         checkpoints = checkpoint_files(checkpoints[0])
     options = LyapunovConfig(
-        sequences=args.sequences, warmup=args.warmup, k=args.k, convention=args.convention, dtype=args.dtype
+        sequences=args.sequences,
+        warmup=args.warmup,
+        k=args.k,
+        convention=args.convention,
+        dtype=args.dtype,
+        rounding_check=args.rounding_check,
     )
     spectra = network_spectra(
         checkpoints,
@@ -277,6 +282,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["float64", "float32"],
         default=defaults.dtype,
         help=f"arithmetic precision (default {defaults.dtype})",
+    )
+    spectrum.add_argument(
+        "--no-rounding-check",
+        dest="rounding_check",
+        action="store_false",
+        help="skip the second, perturbed run that marks exponents set by amplified rounding as unresolved "
+        "(halves the cost; the exponents are the same, exponents_resolved flags fewer)",
     )
     spectrum.add_argument(
         "--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: cuda if available)"

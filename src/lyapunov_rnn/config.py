@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
@@ -45,6 +46,7 @@ __all__ = [
     "TrainingConfig",
     "aelle_split_sizes",
     "check_consistency",
+    "ensemble_key",
     "experiment_config",
     "format_param",
     "load_config",
@@ -55,6 +57,8 @@ __all__ = [
     "network_table",
     "network_training",
     "schema_path",
+    "training_groups",
+    "training_options",
     "validate_config",
 ]
 
@@ -189,6 +193,10 @@ class LyapunovConfig:
         :mod:`lyapunov_rnn.conventions`.
     dtype : str
         ``"float32"`` or ``"float64"``, the compute precision.
+    rounding_check : bool
+        Also mark the exponents that rounding amplified by the dynamics sets
+        as unresolved (``rounding_check`` of
+        :func:`lyapunov_rnn.lyapunov.lyapunov_spectrum`).
     """
 
     sequences: int = _default("lyapunov", "sequences")
@@ -196,6 +204,7 @@ class LyapunovConfig:
     k: int | None = _default("lyapunov", "k")
     convention: str = _default("lyapunov", "convention")
     dtype: str = _default("lyapunov", "dtype")
+    rounding_check: bool = _default("lyapunov", "rounding_check")
 
 
 @dataclass(frozen=True)
@@ -471,6 +480,11 @@ class ExperimentConfig:
         The grids of the ``networks`` section (one, or one per entry of a list).
     cell_options, training, lyapunov, aelle, analysis
         The sections.
+    group_size : int
+        ``training.group_size``: networks per training job
+        (:func:`training_groups`); kept out of :class:`TrainingConfig`
+        because it does not change what a network's training computes (nor
+        the checkpoints' fingerprints).
     source : Mapping
         The validated dict this was built from (stored in the experiment
         dataset's ``config`` attribute).
@@ -485,6 +499,7 @@ class ExperimentConfig:
     aelle: AelleConfig
     analysis: AnalysisConfig
     source: Mapping[str, Any] = field(repr=False, compare=False)
+    group_size: int = _default("training", "group_size")
 
 
 # --------------------------------------------------------------------------- #
@@ -609,11 +624,12 @@ def experiment_config(config: dict[str, Any]) -> ExperimentConfig:
         task=task,
         networks=tuple(NetworkGrid.from_dict(grid) for grid in _as_list(config["networks"])),
         cell_options=CellOptions(**config["cell_options"]),
-        training=TrainingConfig(**config["training"]),
+        training=TrainingConfig(**training_options(config["training"])),
         lyapunov=LyapunovConfig(**config["lyapunov"]),
         aelle=AelleConfig(**config["aelle"]),
         analysis=AnalysisConfig(**config["analysis"]),
         source=config,
+        group_size=int(config["training"]["group_size"]),
     )
     check_consistency(experiment)
     return experiment
@@ -848,6 +864,65 @@ def network_table(config: ExperimentConfig) -> pd.DataFrame:
     table = pd.DataFrame([row for _, row in _grid_rows(config)], columns=list(columns))
     formatted = {name: str for name in ("init_param", *GRID_TRAINING_OPTIONS) if name in columns}
     return table.astype({"hidden_size": int, "replicate": int, **formatted})
+
+
+#: Keys of the ``training`` section that say how jobs are scheduled, not what a network's training computes.
+SCHEDULING_KEYS = ("group_size", "gpu")
+
+
+def training_options(section: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``training`` section without its :data:`SCHEDULING_KEYS`: the keyword arguments of TrainingConfig."""
+    return {name: value for name, value in section.items() if name not in SCHEDULING_KEYS}
+
+
+def ensemble_key(spec: NetworkSpec) -> tuple:
+    """What networks must share to be trained as one batched computation (one tensor shape, one cell).
+
+    Architecture, hidden size and the cell options of that architecture
+    (``bias`` and the options named after it, e.g. ``asrnn_gamma``; the
+    options of other cells do not affect it). Init parameter, input
+    initialisation, seed, learning rate and dropout may differ within a group.
+    """
+    options = {
+        name: value
+        for name, value in spec.cell_options.items()
+        if name == "bias" or name.startswith(f"{spec.architecture}_")
+    }
+    return (spec.architecture, spec.hidden_size, json.dumps(options, sort_keys=True))
+
+
+def training_groups(specs: Sequence[NetworkSpec], group_size: int) -> list[list[int]]:
+    """Partition networks into training groups of at most ``group_size`` networks.
+
+    Networks with the same :func:`ensemble_key` are taken in the given order
+    and cut into consecutive groups; groups come in the order of their first
+    network. Groups of one key are balanced (sizes differ by at most one),
+    so that 13 networks with ``group_size=12`` make groups of 7 and 6, not
+    12 and 1.
+
+    Parameters
+    ----------
+    specs : sequence of NetworkSpec
+        The experiment's networks (:func:`network_specs`).
+    group_size : int
+        The largest group, >= 1.
+
+    Returns
+    -------
+    list of list of int
+        Indices into ``specs``, one list per group.
+    """
+    if group_size < 1:
+        raise ValueError(f"training.group_size must be >= 1, got {group_size}")
+    by_key: dict[tuple, list[int]] = {}
+    for index, spec in enumerate(specs):
+        by_key.setdefault(ensemble_key(spec), []).append(index)
+    groups = []
+    for members in by_key.values():
+        count = -(-len(members) // group_size)
+        bounds = [round(i * len(members) / count) for i in range(count + 1)]
+        groups.extend(members[start:stop] for start, stop in itertools.pairwise(bounds))
+    return sorted(groups, key=lambda group: group[0])
 
 
 def network_specs(config: ExperimentConfig) -> list[NetworkSpec]:

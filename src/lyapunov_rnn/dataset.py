@@ -77,9 +77,11 @@ RESOLVED_DESCRIPTION = (
     "when, at some QR step of the Lyapunov iteration (or, in the reference convention, at the QR after its "
     "warm-up), its direction or an earlier QR column was stretched by |R_jj| <= sqrt(eps) * ||J_t Q||_F, "
     "eps the machine epsilon of the compute dtype: a one-step contraction by more than 18.0 nats (float64) "
-    "or 8.0 nats (float32) relative to the leading directions. Unresolved values are set partly by rounding "
-    "and change with the thread count, BLAS library or device. False also for diverged checkpoints and for "
-    "padding beyond state_size."
+    "or 8.0 nats (float32) relative to the leading directions. With the rounding check (attribute "
+    "rounding_check), also when a second run, its state and tangent vectors perturbed by 1024 eps at every "
+    "step, moved the exponent by more than 8 sqrt(eps) per step: rounding amplified by the dynamics. "
+    "Unresolved values are set partly by rounding and change with the thread count, BLAS library or device. "
+    "False also for diverged checkpoints and for padding beyond state_size."
 )
 
 
@@ -251,6 +253,7 @@ def assemble(
         "first_sequence": first_sequence,
         "sequence_length": int(sequence_length),
         "dtype": str(lyapunov.dtype),
+        "rounding_check": int(lyapunov.rounding_check),
         "package_version": __version__,
         "git_commit": git_commit(Path(__file__).parent),
         "config": yaml.safe_dump(dict(config.source), sort_keys=False),

@@ -15,10 +15,10 @@ from tqdm.auto import tqdm
 from lyapunov_rnn.checkpoints import load_checkpoint
 from lyapunov_rnn.config import LyapunovConfig
 from lyapunov_rnn.dataset import network_dataset
-from lyapunov_rnn.lyapunov import lyapunov_spectrum, tangent_size
+from lyapunov_rnn.lyapunov import LyapunovResult, ensemble_spectrum, lyapunov_spectrum, tangent_size
 from lyapunov_rnn.tasks import TaskData
 
-__all__ = ["network_spectra"]
+__all__ = ["group_spectra", "network_spectra"]
 
 
 @contextmanager
@@ -54,7 +54,7 @@ def network_spectra(
         (see ``input_set``).
     options : LyapunovConfig, optional
         Number of driving sequences (the spectrum is their mean) and the
-        ``warmup``, ``k``, ``convention`` and ``dtype`` passed to
+        ``warmup``, ``k``, ``convention``, ``dtype`` and ``rounding_check`` passed to
         :func:`lyapunov_rnn.lyapunov_spectrum`; default: the configuration
         schema's defaults.
     input_set : int
@@ -95,6 +95,107 @@ def network_spectra(
         sequences (the message names ``lyapunov.sequences``).
     """
     options = options or LyapunovConfig()
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dtype = getattr(torch, options.dtype)
+    inputs = _driving_inputs(task, options, input_set).to(device=device, dtype=dtype)
+    summaries, infos = [], []
+    # A bar on a terminal; in a log file (a workflow job) one line per checkpoint instead of carriage returns.
+    interactive = progress and sys.stderr.isatty()
+    with _torch_threads(num_threads):
+        for path in tqdm(checkpoints, desc="spectra", unit="checkpoint", disable=not interactive):
+            model, info = load_checkpoint(path, map_location=device)
+            result = None
+            if _trained(model, info):
+                result = lyapunov_spectrum(model, inputs, dtype=dtype, **_engine_options(options))
+            summaries.append(_summary(result, model, options))
+            infos.append(info)
+            if progress and not interactive:
+                _log_checkpoint(path, info, summaries[-1][0])
+    return _dataset(summaries, infos, task, options, input_set)
+
+
+def group_spectra(
+    checkpoint_lists: Sequence[Sequence[str | Path]],
+    task: TaskData,
+    options: LyapunovConfig | None = None,
+    *,
+    input_set: int = 0,
+    device: str | torch.device | None = None,
+    num_threads: int | None = 1,
+    batched: bool | None = None,
+    progress: bool = True,
+) -> list[xr.Dataset]:
+    """:func:`network_spectra` of several networks of one architecture and size (a training group).
+
+    On a GPU, the spectra of every network's checkpoint of one epoch are
+    computed in one engine run (:func:`lyapunov_rnn.lyapunov.ensemble_spectrum`,
+    networks x sequences as the batch), which keeps the device busy where one
+    small network would not. They then equal the per-network results up to
+    rounding, as another thread count or device would. On the CPU, where
+    batching gains little (1.1-1.5x at N = 32, none at N = 64:
+    benchmarks/README.md), each network is computed alone, so that the
+    results are bit for bit those of :func:`network_spectra` and of
+    ``lyapunov-rnn spectrum``, whatever the group.
+
+    Parameters
+    ----------
+    checkpoint_lists : sequence of sequences of path-like
+        Per network, its checkpoints in epoch order; all networks have the
+        same number of checkpoints.
+    task, options, input_set, device, num_threads, progress
+        As in :func:`network_spectra`.
+    batched : bool, optional
+        One engine run per epoch for all networks (True) or one per network
+        and checkpoint (False); default: batched on a GPU only.
+
+    Returns
+    -------
+    list of xarray.Dataset
+        One :func:`network_spectra` dataset per network, in order.
+    """
+    options = options or LyapunovConfig()
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if batched is None:
+        batched = device.type == "cuda"
+    if not batched or len(checkpoint_lists) == 1:
+        return [
+            network_spectra(
+                paths, task, options, input_set=input_set, device=device, num_threads=num_threads, progress=progress
+            )
+            for paths in checkpoint_lists
+        ]
+    counts = {len(paths) for paths in checkpoint_lists}
+    if len(counts) != 1:
+        raise ValueError(f"the networks of a group have different numbers of checkpoints: {sorted(counts)}")
+    inputs = _driving_inputs(task, options, input_set).to(device=device, dtype=getattr(torch, options.dtype))
+    summaries: list[list] = [[] for _ in checkpoint_lists]
+    infos: list[list] = [[] for _ in checkpoint_lists]
+    with _torch_threads(num_threads):
+        for epoch in range(counts.pop()):
+            loaded = [load_checkpoint(paths[epoch], map_location=device) for paths in checkpoint_lists]
+            trained = [index for index, (model, info) in enumerate(loaded) if _trained(model, info)]
+            results = dict.fromkeys(range(len(loaded)))
+            if trained:
+                computed = ensemble_spectrum(
+                    [loaded[index][0] for index in trained],
+                    inputs,
+                    dtype=getattr(torch, options.dtype),
+                    **_engine_options(options),
+                )
+                results.update(zip(trained, computed, strict=True))
+            for index, (model, info) in enumerate(loaded):
+                summaries[index].append(_summary(results[index], model, options))
+                infos[index].append(info)
+            if progress:
+                print(f"epoch {loaded[0][1]['epoch']}: {len(trained)} of {len(loaded)} networks", flush=True)
+    return [
+        _dataset(network_summaries, network_infos, task, options, input_set)
+        for network_summaries, network_infos in zip(summaries, infos, strict=True)
+    ]
+
+
+def _driving_inputs(task: TaskData, options: LyapunovConfig, input_set: int) -> torch.Tensor:
+    """Test sequences ``[input_set * S, (input_set + 1) * S)``, S = ``options.sequences``; raises if too few."""
     sequences = options.sequences
     if input_set < 0:
         raise ValueError(f"input_set must be >= 0, got {input_set}")
@@ -104,43 +205,41 @@ def network_spectra(
             f"lyapunov.sequences={sequences}: input set {input_set} needs test sequences "
             f"[{first}, {first + sequences}), but {task.name} has {available} test sequences"
         )
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    dtype = getattr(torch, options.dtype)
-    inputs = task.test_inputs[first : first + sequences].to(device=device, dtype=dtype)
-    means, sems, resolved, infos = [], [], [], []
-    # A bar on a terminal; in a log file (a workflow job) one line per checkpoint instead of carriage returns.
-    interactive = progress and sys.stderr.isatty()
-    with _torch_threads(num_threads):
-        for path in tqdm(checkpoints, desc="spectra", unit="checkpoint", disable=not interactive):
-            model, info = load_checkpoint(path, map_location=device)
-            size = options.k or tangent_size(model, options.convention)
-            finite = all(torch.isfinite(p).all() for p in model.parameters())
-            if info["diverged"] or not finite:
-                mean = sem = np.full(size, np.nan)
-                all_resolved = np.zeros(size, dtype=bool)
-            else:
-                result = lyapunov_spectrum(
-                    model, inputs, k=options.k, warmup=options.warmup, convention=options.convention, dtype=dtype
-                )
-                exponents = result.exponents.detach().cpu().double().numpy()
-                mean = exponents.mean(axis=0)
-                sem = exponents.std(axis=0, ddof=1) / np.sqrt(sequences) if sequences > 1 else np.full(size, np.nan)
-                # A mean over sequences is only as determined as its least determined term.
-                all_resolved = result.resolved.all(dim=0).cpu().numpy()
-            means.append(mean)
-            sems.append(sem)
-            resolved.append(all_resolved)
-            infos.append(info)
-            if progress and not interactive:
-                status = "diverged" if not np.isfinite(mean).any() else f"largest exponent {mean.max():.4g}"
-                print(f"{Path(path).name}: epoch {info['epoch']}, {status}", flush=True)
-    ds = network_dataset(
-        np.stack(means),
-        np.stack(sems),
-        infos,
-        task=task.name,
-        convention=options.convention,
-        exponents_resolved=np.stack(resolved),
+    return task.test_inputs[first : first + sequences]
+
+
+def _engine_options(options: LyapunovConfig) -> dict:
+    """The keyword arguments of the engine's call (besides ``dtype``)."""
+    return dict(
+        k=options.k, warmup=options.warmup, convention=options.convention, rounding_check=options.rounding_check
     )
-    ds.attrs.update(input_set=int(input_set), first_sequence=int(first))
+
+
+def _trained(model: torch.nn.Module, info: dict) -> bool:
+    """Whether a checkpoint has a spectrum: not diverged, finite weights."""
+    return not info["diverged"] and all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def _summary(result: LyapunovResult | None, model: torch.nn.Module, options: LyapunovConfig) -> tuple:
+    """Mean, standard error over the sequences and the resolved mask of one checkpoint (NaN, False if None)."""
+    if result is None:
+        size = options.k or tangent_size(model, options.convention)
+        return np.full(size, np.nan), np.full(size, np.nan), np.zeros(size, dtype=bool)
+    exponents = result.exponents.detach().cpu().double().numpy()
+    sequences = exponents.shape[0]
+    mean = exponents.mean(axis=0)
+    sem = exponents.std(axis=0, ddof=1) / np.sqrt(sequences) if sequences > 1 else np.full(mean.shape, np.nan)
+    # A mean over sequences is only as determined as its least determined term.
+    return mean, sem, result.resolved.all(dim=0).cpu().numpy()
+
+
+def _log_checkpoint(path: str | Path, info: dict, mean: np.ndarray) -> None:
+    status = "diverged" if not np.isfinite(mean).any() else f"largest exponent {mean.max():.4g}"
+    print(f"{Path(path).name}: epoch {info['epoch']}, {status}", flush=True)
+
+
+def _dataset(summaries: list[tuple], infos: list[dict], task: TaskData, options: LyapunovConfig, input_set: int):
+    means, sems, resolved = (np.stack(column) for column in zip(*summaries, strict=True))
+    ds = network_dataset(means, sems, infos, task=task.name, convention=options.convention, exponents_resolved=resolved)
+    ds.attrs.update(input_set=int(input_set), first_sequence=int(input_set * options.sequences))
     return ds

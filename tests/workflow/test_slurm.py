@@ -29,7 +29,7 @@ ACCOUNT = os.environ.get("LYAPUNOV_SLURM_ACCOUNT", "lyapunov-test")
 TIMEOUT = 1200  # seconds for the whole SLURM run; it takes ~3-6 min on 2 cores
 
 NETWORKS = 6
-GPU_RULES = {"train", "spectra"}
+GROUPS = ("rnn_6_000", "lstm_6_001")  # training groups (group_size 12 > the 3 networks of each architecture)
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
@@ -128,8 +128,8 @@ def test_tiny_workflow_on_slurm_matches_a_local_run(cluster, tmp_path):
     headers = collections.Counter(re.findall(r"^\s*(rule|localrule) (\w+):$", output, re.MULTILINE))
     remote = {name: count for (kind, name), count in headers.items() if kind == "rule"}
     assert remote == {
-        "train": NETWORKS,
-        "spectra": NETWORKS,
+        **{f"train_{group}": 1 for group in GROUPS},
+        **{f"spectra_{group}": 1 for group in GROUPS},
         "aelle": 1,
         "convergence": 1,
     }, headers
@@ -137,13 +137,13 @@ def test_tiny_workflow_on_slurm_matches_a_local_run(cluster, tmp_path):
         "prepare_task", "assemble", "collect_metrics", "figure_latent_embedding", "table_early_prediction",
     }
 
-    # Every cluster job was an sbatch submission: train + spectra (both input sets) of a network, one group job.
+    # Every cluster job was an sbatch submission: train + spectra (both input sets) of a training group, one job.
     run_id = re.search(r"SLURM run ID: (\S+)", output).group(1)
     submitted = dict(re.findall(r"submitted with SLURM jobid (\d+) \(log: .*/logs/slurm/([^/]+)/", output))
     kinds = collections.Counter(submitted.values())
-    group_kind = "group_network_spectra_train"
-    assert kinds == {
-        group_kind: NETWORKS,
+    group_kinds = {kind for kind in kinds if kind.startswith("group_networks")}
+    assert len(group_kinds) == len(GROUPS) and all(kinds[kind] == 1 for kind in group_kinds), output[-5000:]
+    assert {kind: count for kind, count in kinds.items() if kind not in group_kinds} == {
         "rule_aelle": 1,
         "rule_convergence": 1,
     }, output[-5000:]
@@ -160,12 +160,12 @@ def test_tiny_workflow_on_slurm_matches_a_local_run(cluster, tmp_path):
     for job_id, (_, state, partition, account, requested, allocated, exit_code) in rows.items():
         assert (state, exit_code) == ("COMPLETED", "0:0"), rows[job_id]
         assert (partition, account) == (PARTITION, ACCOUNT), rows[job_id]
-        wants_gpu = submitted[job_id] in (group_kind, "rule_convergence")
+        wants_gpu = submitted[job_id] in (*group_kinds, "rule_convergence")
         assert ("gres/gpu=1" in requested) is wants_gpu, rows[job_id]
         assert ("gres/gpu=1" in allocated) is wants_gpu, rows[job_id]
 
     # The rules' own logs stay; the SLURM logs of successful jobs are deleted by the plugin.
-    assert len(list((on_slurm / "logs" / "tiny" / "train").glob("*.log"))) == NETWORKS
+    assert sorted(path.stem for path in (on_slurm / "logs" / "tiny" / "train").glob("*.log")) == sorted(GROUPS)
     assert not list((on_slurm / "logs" / "slurm").rglob("*.log"))
 
     # Same results as the local run: training and Lyapunov spectra are deterministic on CPU.

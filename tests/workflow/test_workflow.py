@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 
@@ -171,6 +172,16 @@ def test_end_to_end_on_a_tiny_config(tmp_path):
     again = run_snakemake("-n", "--configfile", str(tmp_path / "config.yaml"), cwd=tmp_path)
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
+    assert sorted(path.name for path in (tmp_path / "logs" / "tiny" / "train").glob("*.log")) == [
+        "lstm_6_001.log", "rnn_6_000.log"  # one train job per training group (group_size 12 > 3 networks)
+    ]
+
+    # Another group size retrains nothing: the per-network checkpoints are the groups' outputs whatever the groups.
+    regrouped = {**TINY, "training": {**TINY["training"], "group_size": 1}}
+    plan = run_snakemake("-n", "--configfile", str(write_config(tmp_path, regrouped)), cwd=tmp_path)
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    scheduled = re.findall(r"^\s*(?:local)?rule (\w+):$", plan.stdout + plan.stderr, re.MULTILINE)
+    assert scheduled and not [name for name in scheduled if name.startswith("train_")], scheduled
 
 
 #: TINY with 4 networks and a learning rate so large that every loss is NaN after the first epoch (Adam's first step,

@@ -1,5 +1,4 @@
 import sys
-from dataclasses import asdict
 from pathlib import Path
 
 from snakemake.utils import Paramspace
@@ -12,6 +11,8 @@ from lyapunov_rnn.config import (
     experiment_config,
     network_specs,
     network_table,
+    training_groups,
+    training_options,
 )  # noqa: E402
 from lyapunov_rnn.tasks import raw_files  # noqa: E402
 
@@ -34,6 +35,21 @@ NETWORKS = Paramspace(
 NETWORK_IDS = list(NETWORKS.instance_patterns)
 # Each network's spec (derived seed, resolved cell options, learning rate and dropout), by the network wildcard.
 NETWORK_SPECS = dict(zip(NETWORK_IDS, network_specs(EXPERIMENT_CONFIG), strict=True))
+# Networks trained (and analysed) together, training.group_size at most: one train and one spectra job per group,
+# named after the group's architecture and hidden size. A network's results do not depend on its group.
+TRAINING_GROUPS = {}
+for number, indices in enumerate(
+    training_groups(list(NETWORK_SPECS.values()), EXPERIMENT_CONFIG.group_size)
+):
+    first = NETWORK_SPECS[NETWORK_IDS[indices[0]]]
+    TRAINING_GROUPS[f"{first.architecture}_{first.hidden_size}_{number:03d}"] = [
+        NETWORK_IDS[index] for index in indices
+    ]
+# Per-network paths of the group rules' outputs.
+CHECKPOINTS = f"{RESULTS}/networks/{{network}}/checkpoints"
+NETWORK_METRICS = f"{RESULTS}/networks/{{network}}/metrics.csv"
+SPECTRA = f"{RESULTS}/spectra/{{network}}.nc"
+NOVEL_SPECTRA = f"{RESULTS}/novel_inputs/spectra/{{network}}.nc"
 # The distinct hidden sizes; the network-size figure is made only when there is more than one.
 HIDDEN_SIZES = sorted({spec.hidden_size for spec in NETWORK_SPECS.values()})
 FIGURES = [
@@ -62,16 +78,30 @@ wildcard_constraints:
     network=r"architecture~[^/]+",
 
 
-def network_spec(wildcards):
-    """The job's network (its derived seed and cell options included), as plain Python values."""
-    return asdict(NETWORK_SPECS[wildcards.network])
+def of_networks(pattern, networks):
+    """``pattern`` (with a ``{network}`` wildcard) filled in for each of ``networks``."""
+    return [pattern.format(network=network) for network in networks]
 
 
-def novel_spectra_output():
-    """The spectra rule's second output, from the novel input set, when analysis.novel_inputs is on."""
+def group_spectra_output(networks):
+    """A spectra job's outputs: each network's spectra from the first test sequences and, with
+    analysis.novel_inputs, from the next ones."""
+    output = {"first": of_networks(SPECTRA, networks)}
     if EXPERIMENT_CONFIG.analysis.novel_inputs:
-        return {"novel": f"{RESULTS}/novel_inputs/spectra/{{network}}.nc"}
-    return {}
+        output["novel"] = of_networks(NOVEL_SPECTRA, networks)
+    return output
+
+
+def group_settings():
+    """What every network's training depends on besides its identity (its path): the training section without
+    training.group_size, the cell options and the grids' base seeds. The train jobs' params: one value for every
+    group, so that regrouping changes no params and retrains nothing, while a change of these retrains all.
+    """
+    return {
+        "training": training_options(config["training"]),
+        "cell_options": config["cell_options"],
+        "seeds": sorted({grid.seed for grid in EXPERIMENT_CONFIG.networks}),
+    }
 
 
 def final_outputs():

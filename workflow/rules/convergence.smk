@@ -2,7 +2,7 @@ rule convergence:
     input:
         dataset=f"{RESULTS}/lyapunov.nc",
         task=rules.prepare_task.output[0],
-        checkpoints=expand(rules.train.output.checkpoints, network=NETWORK_IDS),
+        checkpoints=of_networks(CHECKPOINTS, NETWORK_IDS),
     output:
         dataset=f"{RESULTS}/convergence.nc",
         png=report(
@@ -22,7 +22,7 @@ rule convergence:
         runtime=lambda wildcards, attempt: 20 * attempt,
         mem_mb=lambda wildcards, attempt: 3000 * attempt,
         cpus_per_task=lambda wildcards, threads: threads,
-        gpu=1,
+        gpu=int(config["training"]["gpu"]),
     params:
         networks=NETWORK_IDS,
         lyapunov=config["lyapunov"],

@@ -10,9 +10,7 @@ localrules:
 
 rule assemble_novel:
     input:
-        spectra=expand(
-            f"{RESULTS}/novel_inputs/spectra/{{network}}.nc", network=NETWORK_IDS
-        ),
+        spectra=of_networks(NOVEL_SPECTRA, NETWORK_IDS),
         task=rules.prepare_task.output[0],
     output:
         f"{RESULTS}/novel_inputs/lyapunov.nc",

@@ -1,27 +1,38 @@
-rule train:
-    input:
-        task=rules.prepare_task.output[0],
-    output:
-        checkpoints=directory(f"{RESULTS}/networks/{{network}}/checkpoints"),
-        metrics=f"{RESULTS}/networks/{{network}}/metrics.csv",
-    log:
-        f"{LOGS}/train/{{network}}.log",
-    benchmark:
-        f"{BENCHMARKS}/train/{{network}}.tsv"
-    conda:
-        ENV
-    threads: 1
-    resources:
-        runtime=lambda wildcards, attempt: 60 * attempt,
-        mem_mb=lambda wildcards, attempt: 4000 * attempt,
-        cpus_per_task=lambda wildcards, threads: threads,
-        gpu=1,
-    params:
-        spec=network_spec,
-        training=config["training"],
-        work_dir=lambda wildcards: f"{RESULTS}/.resume/{wildcards.network}",
-    script:
-        "../scripts/train.py"
+# One train job per training group (common.smk, TRAINING_GROUPS): its networks train as one batched computation
+# and each gets its own checkpoints and metrics. The rules are made per group (their outputs are lists of networks,
+# which a wildcard cannot express); a group's outputs are per-network files, so regrouping (another
+# training.group_size) finds them up to date.
+for group, networks in TRAINING_GROUPS.items():
+
+    rule:
+        name:
+            f"train_{group}"
+        input:
+            task=rules.prepare_task.output[0],
+        output:
+            checkpoints=[directory(path) for path in of_networks(CHECKPOINTS, networks)],
+            metrics=of_networks(NETWORK_METRICS, networks),
+        log:
+            f"{LOGS}/train/{group}.log",
+        benchmark:
+            f"{BENCHMARKS}/train/{group}.tsv"
+        group:
+            "networks"
+        conda:
+            ENV
+        threads: 1
+        resources:
+            runtime=lambda wildcards, attempt, count=len(networks): (30 + 15 * count)
+            * attempt,
+            mem_mb=lambda wildcards, attempt, count=len(networks): (3000 + 250 * count)
+            * attempt,
+            cpus_per_task=lambda wildcards, threads: threads,
+            gpu=int(config["training"]["gpu"]),
+        params:
+            settings=group_settings(),
+            resume=lambda wildcards: f"{RESULTS}/.resume",
+        script:
+            "../scripts/train.py"
 
 
 localrules:
@@ -30,7 +41,7 @@ localrules:
 
 rule collect_metrics:
     input:
-        expand(f"{RESULTS}/networks/{{network}}/metrics.csv", network=NETWORK_IDS),
+        of_networks(NETWORK_METRICS, NETWORK_IDS),
     output:
         f"{RESULTS}/metrics.csv",
     log:

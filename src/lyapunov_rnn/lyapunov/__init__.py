@@ -33,19 +33,31 @@ Modules: :mod:`~lyapunov_rnn.lyapunov.spectrum` (the call, validation),
 :mod:`~lyapunov_rnn.lyapunov.recorder` (QR step, accumulation),
 :mod:`~lyapunov_rnn.lyapunov.torch_rnn` and
 :mod:`~lyapunov_rnn.lyapunov.project_cells` (the built-in maps),
-:mod:`~lyapunov_rnn.lyapunov.numerics` (stable derivatives).
+:mod:`~lyapunov_rnn.lyapunov.numerics` (stable derivatives, weight products),
+:mod:`~lyapunov_rnn.lyapunov.ensemble` (several networks in one run:
+:func:`ensemble_spectrum`).
 """
 
 # The map modules register their maps for their module types when imported.
 from lyapunov_rnn.lyapunov import project_cells, torch_rnn  # noqa: F401
-from lyapunov_rnn.lyapunov.spectrum import LyapunovResult, lyapunov_spectrum, tangent_size
+from lyapunov_rnn.lyapunov.ensemble import ensemble_spectrum
+from lyapunov_rnn.lyapunov.spectrum import (
+    JITTER_SCALE,
+    LyapunovResult,
+    lyapunov_spectrum,
+    rounding_tolerance,
+    tangent_size,
+)
 from lyapunov_rnn.lyapunov.tangent import TangentMap, register_tangent_map, tangent_map_for
 
 __all__ = [
+    "JITTER_SCALE",
     "LyapunovResult",
     "TangentMap",
+    "ensemble_spectrum",
     "lyapunov_spectrum",
     "register_tangent_map",
+    "rounding_tolerance",
     "tangent_map_for",
     "tangent_size",
 ]

@@ -115,7 +115,7 @@ from tqdm.auto import tqdm
 from lyapunov_rnn.lyapunov.recorder import _GrowthRecorder, _orthonormalise, resolution_floor
 from lyapunov_rnn.lyapunov.tangent import State, TangentMap
 
-__all__ = ["Run", "benettin", "reference", "tangent_dimension"]
+__all__ = ["Jitter", "Run", "benettin", "reference", "tangent_dimension"]
 
 class Run(NamedTuple):
     """Outcome of one algorithm run, before averaging.
@@ -159,6 +159,37 @@ def tangent_dimension(tangent_map: TangentMap, convention: str) -> int:
     return size
 
 
+class Jitter:
+    """A stand-in for rounding: multiply tensors elementwise by ``1 + scale * z``, z ~ N(0, 1) from a seeded generator.
+
+    Applied to the state and to the tangent vectors after every step, it
+    perturbs a run as rounding does (relative errors of every entry at every
+    step), only larger (``scale`` a multiple of the machine epsilon), so that
+    an exponent that a jittered run changes by more than a tolerance is one
+    that rounding (thread count, BLAS, device) changes too.
+
+    Parameters
+    ----------
+    scale : float
+        Relative size of the perturbation (dimensionless).
+    device : torch.device
+        Where the noise is drawn.
+    seed : int
+        Seed of the noise, so that the check is itself reproducible.
+    """
+
+    def __init__(self, scale: float, device: torch.device, seed: int = 0) -> None:
+        self.scale = scale
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+
+    def __call__(self, tensor: Tensor) -> Tensor:
+        noise = torch.randn(tensor.shape, generator=self.generator, dtype=tensor.dtype, device=tensor.device)
+        return tensor.addcmul(tensor, noise, value=self.scale)
+
+    def state(self, state: State) -> State:
+        return tuple(self(component) for component in state)
+
+
 def _identity_rows(batch: int, k: int, size: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     return torch.eye(size, dtype=dtype, device=device)[:k].expand(batch, k, size).contiguous()
 
@@ -183,6 +214,7 @@ def benettin(
     keep_finite_time: bool,
     keep_vectors: bool,
     progress: bool,
+    jitter: Jitter | None = None,
 ) -> Run:
     """The Benettin QR iteration over the full state, ``Q <- qr(J_t Q)`` (nats).
 
@@ -204,13 +236,17 @@ def benettin(
     keep_finite_time, keep_vectors, progress : bool
         Record per-step rates / the signs of the final vectors; show a
         progress bar.
+    jitter : Jitter, optional
+        Perturb the state and the tangent vectors after every step (the
+        rounding check of :func:`lyapunov_rnn.lyapunov.lyapunov_spectrum`).
 
     Returns
     -------
     Run
         ``steps = T - warmup``.
     """
-    run = _benettin_pass(tangent_map, drive, state, k, warmup, qr_every, keep_finite_time, keep_vectors, progress)
+    options = (keep_finite_time, keep_vectors, progress, jitter)
+    run = _benettin_pass(tangent_map, drive, state, k, warmup, qr_every, *options)
     dtype = state[0].dtype
     if qr_every > 1 and not bool(run.recorder.max_spread <= _guard_threshold(dtype)):
         warnings.warn(
@@ -220,7 +256,7 @@ def benettin(
             RuntimeWarning,
             stacklevel=3,  # the caller of lyapunov_spectrum
         )
-        run = _benettin_pass(tangent_map, drive, state, k, warmup, 1, keep_finite_time, keep_vectors, progress)
+        run = _benettin_pass(tangent_map, drive, state, k, warmup, 1, *options)
     return run
 
 
@@ -234,6 +270,7 @@ def _benettin_pass(
     keep_finite_time: bool,
     keep_vectors: bool,
     progress: bool,
+    jitter: Jitter | None,
 ) -> Run:
     """One unguarded run of :func:`benettin`."""
     batch, total_steps = drive.shape[:2]
@@ -252,11 +289,15 @@ def _benettin_pass(
     with _progress(total_steps, progress, "Lyapunov (benettin)") as bar:
         for t in range(warmup):
             state = tangent_map.advance(drive[:, t], state)
+            if jitter is not None:
+                state = jitter.state(state)
             bar.update()
         for start in range(0, steps, qr_every):
             stop = min(start + qr_every, steps)
             for t in range(warmup + start, warmup + stop):
                 rows, state = tangent_map.push_forward(drive[:, t], state, rows)
+                if jitter is not None:
+                    rows, state = jitter(rows), jitter.state(state)
                 bar.update()
             rows, diag_r, scale = _orthonormalise(rows)
             recorder.record(diag_r, scale, start, stop)
@@ -273,6 +314,7 @@ def reference(
     keep_finite_time: bool,
     keep_vectors: bool,
     progress: bool,
+    jitter: Jitter | None = None,
 ) -> Run:
     """The reference algorithm (``calc_LEs_an``): ``J^T Q``, un-orthonormalised warm-up, replayed inputs (bits).
 
@@ -290,6 +332,8 @@ def reference(
     warmup : int
         The reference's warm-up (module docstring); ``min(warmup, T)`` is used.
     keep_finite_time, keep_vectors, progress : bool
+        As in :func:`benettin`.
+    jitter : Jitter, optional
         As in :func:`benettin`.
 
     Returns
@@ -319,6 +363,8 @@ def reference(
     with _progress(warmup + steps, progress, "Lyapunov (reference)") as bar:
         for t in range(warmup):
             rows, state = tangent_map.reference_pull_back(drive[:, t], state, rows)
+            if jitter is not None:
+                rows, state = jitter(rows), jitter.state(state)
             bar.update()
         rows, diag_r, scale = _orthonormalise(rows)
         # A direction the un-orthonormalised warm-up collapsed below rounding starts the measurement
@@ -326,6 +372,8 @@ def reference(
         recorder.check_resolution(diag_r, scale)
         for t in range(steps):
             rows, state = tangent_map.reference_pull_back(drive[:, t], state, rows)
+            if jitter is not None:
+                rows, state = jitter(rows), jitter.state(state)
             rows, diag_r, scale = _orthonormalise(rows)
             recorder.record(diag_r, scale, t, t + 1)
             bar.update()

@@ -3,7 +3,10 @@
 
 Both are explicit time discretisations of ODEs, ``s' = s + dt * g(s, x)``,
 so their Jacobians are the identity plus ``dt`` times one GEMM of the
-recurrent weight scaled by ``sech^2`` of the pre-activation.
+recurrent weight scaled by ``sech^2`` of the pre-activation. Their weights
+may be stacked over the G networks of an ensemble (G, ...), as those of
+:mod:`lyapunov_rnn.lyapunov.torch_rnn`; their scalars (``eps``, ``dt``,
+``gamma``) are one per map.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from lyapunov_rnn.lyapunov.numerics import _input_projection, _sech2
+from lyapunov_rnn.lyapunov.numerics import _addmm, _input_projection, _matmul, _sech2
 from lyapunov_rnn.lyapunov.tangent import State, TangentMap, _tensor_copy, register_tangent_map
 from lyapunov_rnn.models import AntisymmetricRNN, CoupledOscillatoryRNN, antisymmetric_matrix
 
@@ -35,7 +38,7 @@ class AntisymmetricMap(TangentMap):
     def _step(self, drive_t: Tensor, state: State) -> tuple[Tensor, Tensor]:
         """Return ``h'`` and ``eps sech^2(a)``."""
         (h,) = state
-        a = torch.addmm(drive_t, h, self.recurrent.T)
+        a = _addmm(drive_t, h, self.recurrent.mT)
         return h + self.eps * torch.tanh(a), self.eps * _sech2(a)
 
     def advance(self, drive_t: Tensor, state: State) -> State:
@@ -43,11 +46,11 @@ class AntisymmetricMap(TangentMap):
 
     def push_forward(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
         h_next, slope = self._step(drive_t, state)
-        return (rows @ self.recurrent.T).mul_(slope[:, None, :]).add_(rows), (h_next,)
+        return _matmul(rows, self.recurrent.mT).mul_(slope[:, None, :]).add_(rows), (h_next,)
 
     def pull_back(self, drive_t: Tensor, state: State, rows: Tensor) -> tuple[Tensor, State]:
         h_next, slope = self._step(drive_t, state)
-        return ((rows * slope[:, None, :]) @ self.recurrent).add_(rows), (h_next,)
+        return _matmul(rows * slope[:, None, :], self.recurrent).add_(rows), (h_next,)
 
 
 @register_tangent_map(CoupledOscillatoryRNN)
@@ -76,7 +79,7 @@ class CoupledOscillatorMap(TangentMap):
     def _step(self, drive_t: Tensor, state: State) -> tuple[State, Tensor]:
         """Return ``(y', z')`` and the pre-activation ``a``."""
         y, z = state
-        a = torch.addmm(drive_t, torch.cat((y, z), dim=-1), self.weight_state.T)
+        a = _addmm(drive_t, torch.cat((y, z), dim=-1), self.weight_state.mT)
         z_next = z + self.dt * (torch.tanh(a) - self.gamma * y - self.eps * z)
         return (y + self.dt * z_next, z_next), a
 
@@ -89,7 +92,7 @@ class CoupledOscillatorMap(TangentMap):
         rows_y, rows_z = rows[..., :n], rows[..., n:]
         out = torch.empty_like(rows)
         out_y, out_z = out[..., :n], out[..., n:]
-        torch.mul(rows @ self.weight_state.T, (self.dt * _sech2(a))[:, None, :], out=out_z)
+        torch.mul(_matmul(rows, self.weight_state.mT), (self.dt * _sech2(a))[:, None, :], out=out_z)
         out_z.add_(rows_z, alpha=1.0 - self.dt * self.eps).add_(rows_y, alpha=-self.dt * self.gamma)
         torch.add(rows_y, out_z, alpha=self.dt, out=out_y)
         return out, state_next
@@ -99,7 +102,7 @@ class CoupledOscillatorMap(TangentMap):
         n = self.hidden_size
         rows_y, rows_z = rows[..., :n], rows[..., n:]
         combined = rows_z + self.dt * rows_y
-        through_tanh = (combined * (self.dt * _sech2(a))[:, None, :]) @ self.weight_state
+        through_tanh = _matmul(combined * (self.dt * _sech2(a))[:, None, :], self.weight_state)
         out_y = through_tanh[..., :n].add_(rows_y).add_(combined, alpha=-self.dt * self.gamma)
         out_z = through_tanh[..., n:].add_(combined, alpha=1.0 - self.dt * self.eps)
         return torch.cat((out_y, out_z), dim=-1), state_next

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
 from lyapunov_rnn.conventions import canonical_convention
-from lyapunov_rnn.lyapunov.algorithms import Run, benettin, reference, tangent_dimension
+from lyapunov_rnn.lyapunov.algorithms import Jitter, Run, benettin, reference, tangent_dimension
+from lyapunov_rnn.lyapunov.recorder import resolution_floor
 from lyapunov_rnn.lyapunov.tangent import (
     State,
     StepFunction,
@@ -22,7 +24,21 @@ from lyapunov_rnn.lyapunov.tangent import (
 )
 from lyapunov_rnn.lyapunov.torch_rnn import StackedMap
 
-__all__ = ["LyapunovResult", "lyapunov_spectrum", "tangent_size"]
+__all__ = ["JITTER_SCALE", "LyapunovResult", "lyapunov_spectrum", "rounding_tolerance", "tangent_size"]
+
+#: The rounding check's perturbation, in units of the compute dtype's machine epsilon.
+JITTER_SCALE = 1024
+
+
+def rounding_tolerance(dtype: torch.dtype) -> float:
+    """How far the rounding check's jittered run may move a resolved exponent: ``8 sqrt(eps)`` per step.
+
+    1.2e-7 for float64, 2.8e-3 for float32 (in the convention's units, nats
+    or bits per step): an exponent keeps about half the digits of the dtype
+    under perturbations :data:`JITTER_SCALE` times larger than rounding,
+    the same standard as the one-step floor (:func:`resolution_floor`).
+    """
+    return 8 * resolution_floor(dtype)
 
 Convention = Literal["benettin", "reference", "aelle"]
 
@@ -54,9 +70,13 @@ class LyapunovResult:
         directions, leaves fewer than half the digits of that direction,
         and the later columns are measured against it. Read from the ``R``
         of each QR (no extra factorisation). Conservative: it also flags
-        exactly computable cases (a diagonal map). Resolved exponents can
-        still carry rounding amplified by the tangent dynamics (README,
-        "Numerical resolution"; docs/numerical-resolution.md).
+        exactly computable cases (a diagonal map). With
+        ``rounding_check=True``, also False where rounding amplified by the
+        dynamics sets the value: a second run whose state and tangent
+        vectors are perturbed at every step (relative ``JITTER_SCALE * eps``)
+        moves the exponent by more than :func:`rounding_tolerance` (README,
+        "Numerical resolution"; docs/numerical-resolution.md). Without it,
+        resolved exponents can still carry such amplified rounding.
     stderr : Tensor
         (B, k) float64 standard error of each exponent over time: with
         ``l_j(n) = log R_n[j, j] / m_n`` the growth rate (same units as
@@ -260,6 +280,7 @@ def lyapunov_spectrum(
     convention: Convention = "benettin",
     keep_finite_time: bool = False,
     keep_vectors: bool = False,
+    rounding_check: bool = False,
     progress: bool = False,
 ) -> LyapunovResult:
     """Lyapunov spectrum of a recurrent network driven by ``inputs``.
@@ -306,6 +327,14 @@ def lyapunov_spectrum(
         the AeLLE papers, bits per step.
     keep_finite_time, keep_vectors : bool
         Also return the finite-time exponents / the final vectors.
+    rounding_check : bool
+        Compute the spectrum a second time with the state and the tangent
+        vectors perturbed after every step by relative ``JITTER_SCALE * eps``
+        (seeded, so reproducible), and mark the exponents it moves by more
+        than :func:`rounding_tolerance` as unresolved: the dynamics amplify
+        rounding in them (thread count, BLAS or device would change them).
+        Doubles the cost; the exponents themselves are those of the first,
+        unperturbed run.
     progress : bool
         Show a progress bar over time steps.
 
@@ -355,10 +384,14 @@ def lyapunov_spectrum(
     options = dict(k=k, warmup=warmup, keep_finite_time=keep_finite_time, keep_vectors=keep_vectors, progress=progress)
     with torch.no_grad(), _ieee_float32():
         drive = tangent_map.drive(sequence)
-        if convention == "reference":
-            run = reference(tangent_map, drive, state, **options)
-        else:
-            run = benettin(tangent_map, drive, state, qr_every=qr_every, **options)
+        algorithm = reference if convention == "reference" else partial(benettin, qr_every=qr_every)
+        run = algorithm(tangent_map, drive, state, **options)
+        if rounding_check:
+            jitter = Jitter(JITTER_SCALE * torch.finfo(dtype).eps, device)
+            quiet = dict(options, keep_finite_time=False, keep_vectors=False)
+            jittered = algorithm(tangent_map, drive, state, **quiet, jitter=jitter)
+            moved = (run.recorder.total - jittered.recorder.total).abs() / run.steps
+            run.recorder.lost |= moved > rounding_tolerance(dtype)
     return _result(run, convention, size, keep_vectors)
 
 
