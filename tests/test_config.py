@@ -540,12 +540,13 @@ def test_training_groups_share_architecture_size_and_cell_options():
         + [_spec("lstm") for _ in range(3)]
         + [_spec("rnn", hidden_size=16)]
         + [_spec("rnn") for _ in range(2)]  # the same key as the first five, later in the list
-        + [_spec("asrnn", asrnn_gamma=0.1), _spec("asrnn", asrnn_gamma=0.2)]  # options of that cell differ
-        + [_spec("lstm", asrnn_gamma=0.3)]  # another cell's option does not split a group
+        + [_spec("asrnn", asrnn_gamma=0.1), _spec("asrnn", asrnn_gamma=0.2)]  # scalar constants may differ
+        + [_spec("lstm", asrnn_gamma=0.3)]  # another cell's option does not split a group either
+        + [_spec("asrnn", bias=True)]  # a bias does: other parameters
     )
     groups = training_groups(specs, group_size=4)
     assert sorted(index for group in groups for index in group) == list(range(len(specs)))
-    assert groups == [[0, 1, 2, 3], [4, 9, 10], [5, 6, 7, 13], [8], [11], [12]]  # 7 rnn: balanced 4 + 3
+    assert groups == [[0, 1, 2, 3], [4, 9, 10], [5, 6, 7, 13], [8], [11, 12], [14]]  # 7 rnn: balanced 4 + 3
     assert training_groups(specs, group_size=1) == [[index] for index in range(len(specs))]
     assert training_groups(specs[:5], group_size=100) == [[0, 1, 2, 3, 4]]
     with pytest.raises(ValueError, match="group_size"):

@@ -237,10 +237,31 @@ def test_incompatible_networks_are_named(change, setting):
     ensemble_compatible([first, dataclasses.replace(first, input_init="unit_uniform")])
     ensemble_compatible([first, dataclasses.replace(first, cell_options={"bias": False, "asrnn_gamma": 2.0})])
     asrnn = NetworkSpec("asrnn", 8, 0.5, 0, {"bias": False, "asrnn_gamma": 0.5})
-    with pytest.raises(ValueError, match="share cell_options"):
-        ensemble_compatible([asrnn, dataclasses.replace(asrnn, cell_options={"bias": False, "asrnn_gamma": 2.0})])
+    ensemble_compatible([asrnn, dataclasses.replace(asrnn, cell_options={"bias": False, "asrnn_gamma": 2.0})])
     with pytest.raises(ValueError, match=f"share {setting}: network 0 has .*, network 2 has"):
         ensemble_compatible([first, first, dataclasses.replace(first, **change)])
+
+
+@pytest.mark.parametrize(
+    "architecture, options",
+    [
+        ("asrnn", [{"asrnn_gamma": 0.5}, {"asrnn_gamma": 1.5}, {"asrnn_gamma": 0.2, "asrnn_eps": 0.03}]),
+        ("cornn", [{"cornn_dt": 0.042}, {"cornn_dt": 0.05, "cornn_gamma": 2.0}, {"cornn_eps": 3.0}]),
+    ],
+)
+def test_networks_with_their_own_cell_constants_train_as_alone(tmp_path, toy_task, architecture, options):
+    """The papers set an ASRNN's gamma to its p: one group still trains each network bit for bit as alone."""
+    specs = [
+        NetworkSpec(architecture, 8, 0.5 + index, index, {"bias": True, **extra})
+        for index, extra in enumerate(options)
+    ]
+    dirs = [tmp_path / f"group{i}" for i in range(len(specs))]
+    train_ensemble(specs, toy_task, TRAINING, dirs, progress=False)
+    for index, spec in enumerate(specs):
+        train_network(spec, toy_task, TRAINING, tmp_path / f"alone{index}", progress=False)
+        for epoch in range(TRAINING.epochs + 1):
+            name = checkpoint_name(epoch)
+            assert (dirs[index] / name).read_bytes() == (tmp_path / f"alone{index}" / name).read_bytes(), (spec, name)
 
 
 def test_train_ensemble_checks_its_arguments(tmp_path, toy_task):

@@ -878,17 +878,13 @@ def training_options(section: Mapping[str, Any]) -> dict[str, Any]:
 def ensemble_key(spec: NetworkSpec) -> tuple:
     """What networks must share to be trained as one batched computation (one tensor shape, one cell).
 
-    Architecture, hidden size and the cell options of that architecture
-    (``bias`` and the options named after it, e.g. ``asrnn_gamma``; the
-    options of other cells do not affect it). Init parameter, input
-    initialisation, seed, learning rate and dropout may differ within a group.
+    Architecture, hidden size and ``bias`` (which parameters exist). Init
+    parameter, input initialisation, seed, learning rate, dropout and the
+    cells' scalar constants (``asrnn_gamma``, which the papers set to p,
+    ``cornn_dt``, ...) may differ within a group: the batched cells take each
+    network's own.
     """
-    options = {
-        name: value
-        for name, value in spec.cell_options.items()
-        if name == "bias" or name.startswith(f"{spec.architecture}_")
-    }
-    return (spec.architecture, spec.hidden_size, json.dumps(options, sort_keys=True))
+    return (spec.architecture, spec.hidden_size, json.dumps({"bias": spec.cell_options.get("bias")}))
 
 
 def training_groups(specs: Sequence[NetworkSpec], group_size: int) -> list[list[int]]:

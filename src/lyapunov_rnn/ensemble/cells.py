@@ -41,11 +41,11 @@ tensors under its grain size of 32768 elements): a split point depends on G.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 
-from lyapunov_rnn.models import AntisymmetricRNN, CoupledOscillatoryRNN, SequenceModel
+from lyapunov_rnn.models import SequenceModel
 
 __all__ = [
     "ACTIVATION_CACHE_BYTES",
@@ -117,6 +117,7 @@ def ensemble_forward(
     model: SequenceModel,
     dropout_noise: torch.Tensor | None = None,
     training: bool = True,
+    constants: Mapping[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Outputs of G stacked networks.
 
@@ -138,6 +139,10 @@ def ensemble_forward(
     training : bool
         Training or evaluation mode (PyTorch's LSTM runs another oneDNN
         kernel for inference).
+    constants : mapping of str to Tensor, optional
+        Each network's scalar cell constants, (G, 1, 1) in the weights' dtype
+        (:func:`cell_constants`), where they differ between the networks
+        (an ASRNN's ``gamma = p``); default: ``model``'s.
 
     Returns
     -------
@@ -150,10 +155,10 @@ def ensemble_forward(
         hidden = _torch_module_states(weights, inputs, architecture, every=every, training=training)
     elif architecture in TORCH_CELLS:
         hidden = _torch_cell_states(weights, inputs, architecture, every=every)
-    elif architecture == "asrnn":
-        hidden = _asrnn_states(weights, inputs, model.rnn, every=every)
-    elif architecture == "cornn":
-        hidden = _cornn_states(weights, inputs, model.rnn, every=every)
+    elif architecture in ("asrnn", "cornn"):
+        constants = constants or cell_constants([model], inputs.dtype, inputs.device)
+        states = _asrnn_states if architecture == "asrnn" else _cornn_states
+        hidden = states(weights, inputs, constants, every=every)
     else:
         raise ValueError(f"unknown architecture {architecture!r}")
     if dropout_noise is not None:
@@ -280,8 +285,27 @@ def _torch_cell_states(
     return torch.stack(states, dim=1) if every else h
 
 
+#: The scalar constants of each cell of this package, by architecture (attributes of its ``rnn``).
+CELL_CONSTANTS = {"asrnn": ("eps", "gamma"), "cornn": ("dt", "gamma", "eps")}
+
+
+def cell_constants(
+    models: Sequence[SequenceModel], dtype: torch.dtype, device: torch.device | str = "cpu"
+) -> dict[str, torch.Tensor]:
+    """Each network's scalar cell constants as (G, 1, 1) tensors (one row per model; G = 1 broadcasts).
+
+    A constant multiplies a float32 tensor as a Python float does: cast to the
+    tensor's dtype first, so the products are those of the single network.
+    """
+    names = CELL_CONSTANTS.get(models[0].architecture, ())
+    return {
+        name: torch.tensor([getattr(model.rnn, name) for model in models], dtype=dtype, device=device).view(-1, 1, 1)
+        for name in names
+    }
+
+
 def _asrnn_states(
-    weights: Mapping[str, torch.Tensor], inputs: torch.Tensor, cell: AntisymmetricRNN, *, every: bool
+    weights: Mapping[str, torch.Tensor], inputs: torch.Tensor, cell: Mapping[str, torch.Tensor], *, every: bool
 ) -> torch.Tensor:
     """Hidden states of :class:`~lyapunov_rnn.models.AntisymmetricRNN`: (G, B, N) last, or (G, B, T, N)."""
     weight, weight_ih = weights["rnn.weight_hh"], weights["rnn.weight_ih"]
@@ -290,18 +314,18 @@ def _asrnn_states(
     h = inputs.new_zeros(inputs.shape[0], inputs.shape[1], weight.shape[-1])
     states = []
     for x_t in inputs.unbind(2):
-        recurrent = weight - weight.transpose(1, 2) - cell.gamma * eye  # antisymmetric_matrix(W), every step
+        recurrent = weight - weight.transpose(1, 2) - cell["gamma"] * eye  # antisymmetric_matrix(W), every step
         preactivation = linear(h, recurrent) + linear(x_t, weight_ih)
         if cell_bias is not None:
             preactivation = preactivation + cell_bias
-        h = h + cell.eps * torch.tanh(preactivation)
+        h = h + cell["eps"] * torch.tanh(preactivation)
         if every:
             states.append(h)
     return torch.stack(states, dim=2) if every else h
 
 
 def _cornn_states(
-    weights: Mapping[str, torch.Tensor], inputs: torch.Tensor, cell: CoupledOscillatoryRNN, *, every: bool
+    weights: Mapping[str, torch.Tensor], inputs: torch.Tensor, cell: Mapping[str, torch.Tensor], *, every: bool
 ) -> torch.Tensor:
     """Position states y of :class:`~lyapunov_rnn.models.CoupledOscillatoryRNN`: (G, B, N) last, or (G, B, T, N)."""
     weight_hy, weight_hz, weight_ih = weights["rnn.weight_hy"], weights["rnn.weight_hz"], weights["rnn.weight_ih"]
@@ -313,8 +337,8 @@ def _cornn_states(
         preactivation = linear(y, weight_hy) + linear(z, weight_hz) + linear(x_t, weight_ih)
         if cell_bias is not None:
             preactivation = preactivation + cell_bias
-        z = z + cell.dt * (torch.tanh(preactivation) - cell.gamma * y - cell.eps * z)
-        y = y + cell.dt * z
+        z = z + cell["dt"] * (torch.tanh(preactivation) - cell["gamma"] * y - cell["eps"] * z)
+        y = y + cell["dt"] * z
         if every:
             states.append(y)
     return torch.stack(states, dim=2) if every else y

@@ -55,7 +55,7 @@ from lyapunov_rnn.checkpoints import (
     training_fingerprint,
 )
 from lyapunov_rnn.config import NetworkSpec, TrainingConfig, ensemble_key, network_training
-from lyapunov_rnn.ensemble.cells import ensemble_forward, hidden_layout, networks_per_pass
+from lyapunov_rnn.ensemble.cells import cell_constants, ensemble_forward, hidden_layout, networks_per_pass
 from lyapunov_rnn.tasks import TaskData, accuracy
 from lyapunov_rnn.train import TrainingSetup, _publish, _row, _task_loss, train_network, training_setup
 
@@ -346,6 +346,7 @@ class _Trainer:
                     inputs[rows],
                     model=self.members[0].setup.model,
                     dropout_noise=self._dropout_noise(passing, inputs.shape[1], inputs.shape[2]),
+                    constants=self._constants(passing),
                 )
                 losses = [_task_loss(self.criterion, output, target) for output, target in zip(
                     outputs, targets[rows], strict=True)]
@@ -462,6 +463,12 @@ class _Trainer:
                 results += self._evaluate_pass(interleaved[first : first + per_pass])
         return results
 
+    def _constants(self, passing: list[int]) -> dict[str, torch.Tensor]:
+        """The cell constants of the members at ``passing`` (an ASRNN's gamma may be each network's p)."""
+        models = [self.members[index].setup.model for index in passing]
+        dtype = next(models[0].parameters()).dtype
+        return cell_constants(models, dtype, self.device)
+
     def _evaluate_pass(self, passing: list[int]) -> list[tuple[float, float]]:
         """:meth:`evaluate` of the members at ``passing``, as one batched computation."""
         task = self.task
@@ -476,6 +483,7 @@ class _Trainer:
                 inputs.expand(len(passing), *inputs.shape),
                 model=self.members[0].setup.model,
                 training=False,
+                constants=self._constants(passing),
             )
             for row in range(len(passing)):
                 totals[row] += _task_loss(self.criterion, batch_outputs[row], targets).item() * inputs.shape[0]
