@@ -15,13 +15,13 @@ wait on each other.
 """
 
 import dataclasses
-import hashlib
 import math
 import shutil
 
 import pandas as pd
 import pytest
 import torch
+from helpers.toy_task import prepared_tasks
 
 from lyapunov_rnn.checkpoints import checkpoint_name, read_checkpoint
 from lyapunov_rnn.config import NetworkSpec, TrainingConfig
@@ -29,18 +29,13 @@ from lyapunov_rnn.ensemble import ensemble_compatible, train_ensemble
 from lyapunov_rnn.ensemble import training as ensemble_training
 from lyapunov_rnn.ensemble.cells import networks_per_pass
 from lyapunov_rnn.models import ARCHITECTURES, SequenceModel
-from lyapunov_rnn.tasks import load_task, prepare_task
 from lyapunov_rnn.train import train_network
 
 TRAINING = TrainingConfig(epochs=3, batch_size=16, learning_rate=0.01, grad_clip=None, dropout=0.0)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Bit-exact group training assumes one thread (or tensors below PyTorch's threshold for splitting elementwise work).
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _group(architecture: str, **options) -> list[NetworkSpec]:
@@ -102,26 +97,11 @@ def test_clipping_and_the_spec_learning_rate_act(tmp_path, toy_task):
     assert info["optimizer_state"]["param_groups"][0]["lr"] == 0.01
 
 
-CORPUS = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 4
-
-
 @pytest.fixture(scope="module")
 def other_tasks(tmp_path_factory) -> dict:
     """A task read out at every step (charlm, cross-entropy) and one with a mean-squared error (adding)."""
-    root = tmp_path_factory.mktemp("tasks")
-    corpus = root / "corpus.txt"
-    corpus.write_text(CORPUS)
-    configs = {
-        "adding": {"name": "adding", "sequence_length": 6, "train_size": 32, "test_size": 8},
-        "charlm": {
-            "name": "charlm",
-            "url": corpus.as_uri(),
-            "sha256": hashlib.sha256(corpus.read_bytes()).hexdigest(),
-            "sequence_length": 6,
-            "val_fraction": 0.25,
-        },
-    }
-    return {name: load_task(prepare_task(config, root / f"{name}.npz")) for name, config in configs.items()}
+    configs = {"adding": {"name": "adding", "sequence_length": 6, "train_size": 32, "test_size": 8}}
+    return prepared_tasks(tmp_path_factory.mktemp("tasks"), configs, charlm_length=6, corpus_copies=4)
 
 
 @pytest.mark.parametrize("task_name", ["charlm", "adding"])

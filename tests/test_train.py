@@ -6,13 +6,13 @@ import shutil
 import pandas as pd
 import pytest
 import torch
+from helpers.toy_task import prepared_tasks
 
 from lyapunov_rnn.checkpoints import checkpoint_name, load_checkpoint
 from lyapunov_rnn.config import LyapunovConfig, NetworkSpec, TrainingConfig
 from lyapunov_rnn.lyapunov import tangent_size
 from lyapunov_rnn.models import ARCHITECTURES
 from lyapunov_rnn.spectra import network_spectra
-from lyapunov_rnn.tasks import load_task, prepare_task
 from lyapunov_rnn.train import train_network
 
 TRAINING = TrainingConfig(epochs=3, batch_size=16, learning_rate=0.01)
@@ -40,27 +40,14 @@ def test_every_architecture_trains_and_checkpoints_each_epoch(tmp_path, toy_task
     assert not _states_equal(first.state_dict(), last.state_dict())
 
 
-CORPUS = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer\n" * 8
-
-
 @pytest.fixture(scope="module")
 def real_tasks(tmp_path_factory) -> dict:
     """Each task as the workflow builds it (prepare_task -> .npz -> load_task), at a tiny size."""
-    root = tmp_path_factory.mktemp("tasks")
-    corpus = root / "corpus.txt"
-    corpus.write_text(CORPUS)
     configs = {
         "smnist": {"name": "smnist", "source": "embedded", "subset": 40},
         "adding": {"name": "adding", "sequence_length": 12, "train_size": 48, "test_size": 16},
-        "charlm": {
-            "name": "charlm",
-            "url": corpus.as_uri(),
-            "sha256": hashlib.sha256(corpus.read_bytes()).hexdigest(),
-            "sequence_length": 20,
-            "val_fraction": 0.25,
-        },
     }
-    return {name: load_task(prepare_task(config, root / f"{name}.npz")) for name, config in configs.items()}
+    return prepared_tasks(tmp_path_factory.mktemp("tasks"), configs, charlm_length=20, corpus_copies=8)
 
 
 @pytest.mark.parametrize("task_name", ["smnist", "adding", "charlm"])

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from lyapunov_rnn.aelle import AelleFit, AelleNotFitted
 from lyapunov_rnn.analysis.early_prediction import early_prediction_table, summary_markdown
-from lyapunov_rnn.analysis.tables import to_markdown, unavailable_table
+from lyapunov_rnn.analysis.tables import to_markdown, unavailable_table, write_table
 from lyapunov_rnn.dataset import open_experiment
-from lyapunov_rnn.io import atomic_path, redirect_output
+from lyapunov_rnn.io import redirect_output
 from lyapunov_rnn.plots import plot_early_prediction, plot_notice, save_figure
 
 with redirect_output(snakemake.log[0]):
@@ -22,9 +22,6 @@ with redirect_output(snakemake.log[0]):
         table = early_prediction_table(ds, fit, stages=snakemake.params.stages)
         summary = summary_markdown(table)
         figure = plot_early_prediction(table)
-    with atomic_path(snakemake.output.csv) as temporary:
-        table.to_csv(temporary, index=False)
-    with atomic_path(snakemake.output.markdown) as temporary:
-        temporary.write_text(summary)
+    write_table(table, summary, snakemake.output.csv, snakemake.output.markdown)
     save_figure(figure, Path(snakemake.output.png).with_suffix(""))
     print(summary)

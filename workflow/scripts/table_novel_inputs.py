@@ -9,9 +9,9 @@ from lyapunov_rnn.analysis.generalisation import (
     novel_inputs_markdown,
     novel_inputs_table,
 )
-from lyapunov_rnn.analysis.tables import to_markdown, unavailable_table
+from lyapunov_rnn.analysis.tables import to_markdown, unavailable_table, write_table
 from lyapunov_rnn.dataset import open_experiment
-from lyapunov_rnn.io import atomic_path, redirect_output
+from lyapunov_rnn.io import redirect_output
 from lyapunov_rnn.plots import plot_notice, plot_novel_inputs, save_figure
 from lyapunov_rnn.plots.base import units_of
 
@@ -32,9 +32,6 @@ with redirect_output(snakemake.log[0]):
         method = snakemake.params.method
         points = novel_inputs_embedding(ds, novel, fit, method=method, seed=snakemake.params.seed)
         figure = plot_novel_inputs(points, table, leading, units=units_of(ds), method=method.upper())
-    with atomic_path(snakemake.output.csv) as temporary:
-        table.to_csv(temporary, index=False)
-    with atomic_path(snakemake.output.markdown) as temporary:
-        temporary.write_text(summary)
+    write_table(table, summary, snakemake.output.csv, snakemake.output.markdown)
     save_figure(figure, Path(snakemake.output.png).with_suffix(""))
     print(summary)

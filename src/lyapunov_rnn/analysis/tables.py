@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["to_markdown", "unavailable_table"]
+from lyapunov_rnn.io import atomic_path
+
+__all__ = ["to_markdown", "unavailable_table", "write_table"]
 
 
 def _cell(value: object, floatfmt: str) -> str:
@@ -35,3 +39,11 @@ def unavailable_table(reason: str) -> pd.DataFrame:
     not trained, so that the run finishes and the table explains itself.
     """
     return pd.DataFrame({"reason": [str(reason)]})
+
+
+def write_table(table: pd.DataFrame, summary: str, csv: str | Path, markdown: str | Path) -> None:
+    """Write a result table as CSV (every column) and its markdown ``summary``, each file atomically."""
+    with atomic_path(csv) as temporary:
+        table.to_csv(temporary, index=False)
+    with atomic_path(markdown) as temporary:
+        temporary.write_text(summary)
