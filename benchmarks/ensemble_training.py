@@ -9,7 +9,9 @@ init parameters for one epoch (all 4,000 training sequences, unless ``--train-se
 
 * **single**: ``train_network`` on each network in turn, as one job per network does (process start-up left out,
   which flatters this path);
-* **group**: one ``train_ensemble`` call on all G networks, as one job per training group does.
+* **group**: one ``train_ensemble`` call on all G networks, as one job per training group does, once per
+  ``--arithmetic``: ``networkwise`` (one product and one recurrent kernel per network, byte-identical to the single
+  runs on the CPU; the CPU default) and ``batched`` (one ``bmm`` per product for the group; the GPU default).
 
 It reports the networks trained per hour of each path (one epoch timed, including the evaluation of the untrained
 and the trained network and the checkpoints, counted as a tenth of a 10-epoch job) and their ratio. One torch
@@ -24,7 +26,7 @@ import dataclasses
 import json
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -56,8 +58,15 @@ def _specs(architecture: str, hidden_size: int, count: int) -> list[NetworkSpec]
 
 
 def measure(
-    architectures: Sequence[str], sizes: Sequence[str], groups: Sequence[int], train_sequences: int | None, device: str
+    architectures: Sequence[str],
+    sizes: Sequence[str],
+    groups: Sequence[int],
+    train_sequences: int | None,
+    device: str,
+    arithmetics: Sequence[str] = ("networkwise", "batched"),
+    report: Callable[[list[dict]], None] | None = None,
 ) -> list[dict]:
+    """Time both paths; ``report`` gets the rows so far after each measurement (a run cut short keeps them)."""
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
@@ -71,57 +80,80 @@ def measure(
                 warm = _specs(architecture, hidden_size, 2)
                 train_network(warm[0], task, training, scratch / "warm", device=device, progress=False)
                 warm_dirs = [scratch / "warm0", scratch / "warm1"]
-                train_ensemble(warm, task, training, warm_dirs, device=device, progress=False)
+                for arithmetic in arithmetics:
+                    train_ensemble(warm, task, training, warm_dirs, device=device, progress=False,
+                                   batched=arithmetic == "batched")
+                    for path in scratch.glob("warm*/epoch_*.pt"):
+                        path.unlink()
                 for count in groups:
                     specs = _specs(architecture, hidden_size, count)
                     started = time.perf_counter()
-                    for index, spec in enumerate(specs):
+                    alone = [
                         train_network(spec, task, training, scratch / f"single{index}", device=device, progress=False)
+                        for index, spec in enumerate(specs)
+                    ]
                     single = time.perf_counter() - started
-                    started = time.perf_counter()
-                    train_ensemble(
-                        specs, task, training, [scratch / f"group{i}" for i in range(count)], device=device,
-                        progress=False,
-                    )
-                    group = time.perf_counter() - started
+                    for arithmetic in arithmetics:
+                        started = time.perf_counter()
+                        together = train_ensemble(
+                            specs, task, training, [scratch / f"group{i}" for i in range(count)], device=device,
+                            batched=arithmetic == "batched", progress=False,
+                        )
+                        group = time.perf_counter() - started
+                        for path in scratch.glob("group*/epoch_*.pt"):
+                            path.unlink()
+                        row = {
+                            "size": size, "architecture": architecture, "hidden_size": hidden_size,
+                            "batch_size": batch_size, "networks": count, "device": device, "arithmetic": arithmetic,
+                            "single_s": single, "group_s": group,
+                            "single_networks_per_hour": 3600 * count / (single * scale),
+                            "group_networks_per_hour": 3600 * count / (group * scale),
+                            "speedup": single / group,
+                            # Like with like: each network's validation loss after the epoch, group against alone.
+                            "max_val_loss_rel_diff": max(
+                                abs(grouped["val_loss"].iloc[-1] / single_run["val_loss"].iloc[-1] - 1)
+                                for grouped, single_run in zip(together, alone, strict=True)
+                            ),
+                        }
+                        rows.append(row)
+                        print(
+                            f"{size:>10} {architecture:>5} N={hidden_size:<3} G={count:<3} {arithmetic:>11}: single "
+                            f"{single:7.2f} s, group {group:7.2f} s, speed-up {single / group:5.2f}x "
+                            f"({row['single_networks_per_hour']:.0f} -> {row['group_networks_per_hour']:.0f} "
+                            f"networks/h), validation losses agree to {row['max_val_loss_rel_diff']:.1e}",
+                            flush=True,
+                        )
+                        if report is not None:
+                            report(rows)
                     for path in scratch.glob("*/epoch_*.pt"):
                         path.unlink()
-                    row = {
-                        "size": size, "architecture": architecture, "hidden_size": hidden_size,
-                        "batch_size": batch_size, "networks": count, "device": device,
-                        "single_s": single, "group_s": group,
-                        "single_networks_per_hour": 3600 * count / (single * scale),
-                        "group_networks_per_hour": 3600 * count / (group * scale),
-                        "speedup": single / group,
-                    }
-                    rows.append(row)
-                    print(
-                        f"{size:>10} {architecture:>5} N={hidden_size:<3} G={count:<3} single {single:7.2f} s, "
-                        f"group {group:7.2f} s, speed-up {single / group:5.2f}x "
-                        f"({row['single_networks_per_hour']:.0f} -> {row['group_networks_per_hour']:.0f} networks/h)",
-                        flush=True,
-                    )
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--architectures", nargs="+", default=["rnn", "lstm", "gru", "asrnn", "cornn"])
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
     parser.add_argument("--groups", nargs="+", type=int, default=[1, 4, 12], help="networks per group")
     parser.add_argument("--train-sequences", type=int, help="training sequences of the timed epoch (default all)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--arithmetic", nargs="+", choices=["networkwise", "batched"],
+                        default=["networkwise", "batched"], help="the group's arithmetic(s) to time")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (the workflow's jobs use 1)")
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    rows = measure(args.architectures, args.sizes, args.groups, args.train_sequences, args.device)
-    if args.json:
-        machine = {"torch": torch.__version__, "threads": args.threads, "device": args.device}
-        if args.device.startswith("cuda"):
-            machine["gpu"] = torch.cuda.get_device_name()
-        args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+    machine = {"torch": torch.__version__, "threads": args.threads, "device": args.device}
+    if args.device.startswith("cuda"):
+        machine["gpu"] = torch.cuda.get_device_name()
 
+    def report(rows: list[dict]) -> None:
+        if args.json:
+            args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+
+    return measure(
+        args.architectures, args.sizes, args.groups, args.train_sequences, args.device, args.arithmetic, report
+    )
 
 if __name__ == "__main__":
     main()

@@ -62,10 +62,11 @@ for stage in "${@:-tests}"; do
             --device "$device" --json "$out/cost.json"
         ;;
     ensemble)
-        # Networks per hour, one at a time vs one training group, at the default run's and paper-mini's sizes and
-        # at GPU-sized groups; then spectra of 8 networks in one call vs 8 calls.
+        # Networks per hour, one at a time vs one training group (network-wise and batched arithmetic), at the
+        # default run's and paper-mini's sizes, at the workflow's group size and a GPU-sized one; then spectra of
+        # 8 networks in one call vs 8 calls. The JSON grows row by row, so a timeout keeps what was measured.
         run ensemble_training 420 "$python" benchmarks/ensemble_training.py --device "$device" --threads 1 \
-            --architectures rnn lstm gru --groups 1 12 64 --json "$out/ensemble_training.json"
+            --architectures rnn lstm gru --groups 12 64 --json "$out/ensemble_training.json"
         run ensemble_spectrum 180 "$python" benchmarks/ensemble_spectrum.py --device "$device" \
             --json "$out/ensemble_spectrum.json"
         ;;

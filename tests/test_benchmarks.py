@@ -84,6 +84,20 @@ def test_ensemble_benchmark_times_one_run_against_separate_calls_on_the_same_num
         assert row["separate_s"] > 0 and row["ensemble_s"] > 0, row
 
 
+def test_training_benchmark_times_both_arithmetics_on_the_same_trainings(tmp_path):
+    bench = _load("ensemble_training")
+    out = tmp_path / "training.json"
+    arguments = ["--architectures", "gru", "--sizes", "default", "--groups", "2", "--train-sequences", "128"]
+    rows = bench.main(arguments + ["--json", str(out)])
+    assert json.loads(out.read_text())["rows"] == rows
+    assert [row["arithmetic"] for row in rows] == ["networkwise", "batched"]
+    networkwise, batched = rows
+    assert networkwise["max_val_loss_rel_diff"] == 0  # byte-identical trainings on the CPU
+    assert 0 <= batched["max_val_loss_rel_diff"] < 1e-5
+    for row in rows:
+        assert row["single_s"] > 0 and row["group_s"] > 0 and row["networks"] == 2, row
+
+
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 @pytest.mark.parametrize("rows, k, block", [(24, 24, 8), (24, 24, 7), (30, 11, 4), (9, 9, 16)])
 def test_blocked_qr_is_a_householder_qr(qr_variants, dtype, tolerance, rows, k, block):

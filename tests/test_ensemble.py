@@ -25,6 +25,7 @@ from helpers.toy_task import prepared_tasks
 
 from lyapunov_rnn.checkpoints import checkpoint_name, read_checkpoint
 from lyapunov_rnn.config import NetworkSpec, TrainingConfig
+from lyapunov_rnn.ensemble import cells as ensemble_cells
 from lyapunov_rnn.ensemble import ensemble_compatible, train_ensemble
 from lyapunov_rnn.ensemble import training as ensemble_training
 from lyapunov_rnn.ensemble.cells import networks_per_pass
@@ -289,14 +290,92 @@ def test_networks_per_pass_follows_its_rules():
     assert networks_per_pass(large, torch.device("meta"), 64, 28) is None  # other devices: all together
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+# ------------------------------------------------------------------------------------------- batched arithmetic
+#: How far a network of a batched group may be from its single run: relative to each weight tensor's largest entry,
+#: after one and after all epochs. Batched products sum in another order than one network's mm (float32 rounding,
+#: 1.2e-7 relative); measured on these networks: at most 3e-7.
+BATCHED_TOLERANCE = 1e-5
+
+
+def _assert_close_runs(first, second, epochs) -> None:
+    """The checkpoints of two runs of one network agree up to BATCHED_TOLERANCE (weights and validation loss)."""
+    for epoch in sorted({1, epochs}):
+        mine, theirs = (read_checkpoint(directory / checkpoint_name(epoch)) for directory in (first, second))
+        for name, value in theirs["model_state"].items():
+            scale = value.abs().max().item()
+            torch.testing.assert_close(mine["model_state"][name], value, rtol=0, atol=BATCHED_TOLERANCE * scale,
+                                       msg=lambda text, name=name, epoch=epoch: f"{name} after epoch {epoch}: {text}")
+        assert mine["val_loss"] == pytest.approx(theirs["val_loss"], rel=BATCHED_TOLERANCE)
+
+
+@pytest.fixture
+def no_networkwise_arithmetic(monkeypatch):
+    """Fail if a batched group falls back to one product or one PyTorch recurrent kernel per network."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("network-wise arithmetic in a batched group")
+
+    monkeypatch.setattr(ensemble_cells, "linear", refuse)
+    monkeypatch.setattr(ensemble_cells, "_torch_module_states", refuse)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
-def test_cuda_group_matches_cuda_networks_alone(tmp_path, toy_task, architecture):
+def test_a_batched_group_trains_each_network_as_alone_up_to_rounding(
+    tmp_path, toy_task, no_networkwise_arithmetic, architecture, variant
+):
+    """batched=True (the GPU default): one bmm per product for the group, each network its single run's numbers."""
+    training, options = VARIANTS[variant]
+    specs = _group(architecture, **options)
+    together = train_ensemble(specs, toy_task, training, [tmp_path / f"group{i}" for i in range(3)], batched=True,
+                              progress=False)
+    for i, spec in enumerate(specs):
+        alone = train_network(spec, toy_task, training, tmp_path / f"alone{i}", progress=False)
+        assert together[i]["diverged"].tolist() == alone["diverged"].tolist()
+        _assert_close_runs(tmp_path / f"group{i}", tmp_path / f"alone{i}", training.epochs)
+    assert len({float(frame["train_loss"].iloc[-1]) for frame in together}) == 3
+
+
+@pytest.mark.parametrize("task_name", ["charlm", "adding"])
+@pytest.mark.parametrize("architecture", ["lstm", "asrnn"])
+def test_a_batched_group_reads_out_every_step_and_fits_mse(
+    tmp_path, other_tasks, no_networkwise_arithmetic, architecture, task_name
+):
+    task = other_tasks[task_name]
+    training = dataclasses.replace(TRAINING, epochs=2, grad_clip=0.5, dropout=0.3)
+    specs = _group(architecture)[:2]
+    train_ensemble(specs, task, training, [tmp_path / f"group{i}" for i in range(2)], batched=True, progress=False)
+    for i, spec in enumerate(specs):
+        train_network(spec, task, training, tmp_path / f"alone{i}", progress=False)
+        _assert_close_runs(tmp_path / f"group{i}", tmp_path / f"alone{i}", training.epochs)
+
+
+def test_a_batched_group_keeps_networks_apart(tmp_path, toy_task, no_networkwise_arithmetic):
+    """In any group, and next to a network whose loss overflows to NaN, a network trains as alone (up to rounding)."""
+    training = dataclasses.replace(TRAINING, grad_clip=0.5, dropout=0.1)
+    specs = [NetworkSpec("gru", 8, p, seed) for seed, p in enumerate((0.7, 0.1, 2.0, 0.4, 1.1))]
+    diverging = NetworkSpec("gru", 8, 0.8, 7, learning_rate=1e37)
+    train_ensemble(specs, toy_task, training, [tmp_path / f"five{i}" for i in range(5)], batched=True,
+                   progress=False)
+    grouped = train_ensemble(specs[::-1][:2] + [diverging] + specs[::-1][2:], toy_task, training,
+                             [tmp_path / f"mixed{i}" for i in range(6)], batched=True, progress=False)
+    assert grouped[2]["diverged"].iloc[1:].all()
+    for position in range(5):
+        mixed = [4, 3, None, 2, 1, 0].index(position)
+        assert not grouped[mixed]["diverged"].any()
+        _assert_close_runs(tmp_path / f"mixed{mixed}", tmp_path / f"five{position}", training.epochs)
+    train_network(specs[3], toy_task, training, tmp_path / "alone", progress=False)
+    _assert_close_runs(tmp_path / "five3", tmp_path / "alone", training.epochs)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "networkwise"])
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_cuda_group_matches_cuda_networks_alone(tmp_path, toy_task, architecture, batched):
     """On a GPU (run by benchmarks/gpu_session.sh): the group trains every network as train_network does on the same
     device, up to float32 rounding (the CUDA kernels need not sum in the same order; dropout is off here)."""
     specs = _group(architecture)
     dirs = [tmp_path / f"group{i}" for i in range(len(specs))]
-    grouped = train_ensemble(specs, toy_task, TRAINING, dirs, device="cuda", progress=False)
+    grouped = train_ensemble(specs, toy_task, TRAINING, dirs, device="cuda", batched=batched, progress=False)
     for index, spec in enumerate(specs):
         alone = train_network(spec, toy_task, TRAINING, tmp_path / f"alone{index}", device="cuda", progress=False)
         pd.testing.assert_series_equal(grouped[index]["val_loss"], alone["val_loss"], rtol=1e-4)

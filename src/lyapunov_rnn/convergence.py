@@ -34,6 +34,7 @@ from lyapunov_rnn.checkpoints import checkpoint_name, load_checkpoint
 from lyapunov_rnn.config import ConfigError, LyapunovConfig
 from lyapunov_rnn.conventions import canonical_convention
 from lyapunov_rnn.dataset import final_values, units, valid_spectrum_mask
+from lyapunov_rnn.devices import resolve_device
 from lyapunov_rnn.lyapunov import lyapunov_spectrum
 from lyapunov_rnn.tasks import TaskData
 
@@ -335,7 +336,7 @@ def experiment_convergence(
     options = options or LyapunovConfig()
     available = int(task.test_inputs.shape[0])
     count = convergence_sequence_count(sequences, options.sequences, available, task.name)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
     inputs = task.test_inputs[:count].to(device=device, dtype=getattr(torch, options.dtype))
     epoch = int(ds["epoch"].values[-1])
     parts = []

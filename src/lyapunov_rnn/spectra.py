@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from lyapunov_rnn.checkpoints import load_checkpoint
 from lyapunov_rnn.config import LyapunovConfig
 from lyapunov_rnn.dataset import network_dataset
+from lyapunov_rnn.devices import resolve_device
 from lyapunov_rnn.lyapunov import LyapunovResult, ensemble_spectrum, lyapunov_spectrum, tangent_size
 from lyapunov_rnn.tasks import TaskData
 
@@ -95,7 +96,7 @@ def network_spectra(
         sequences (the message names ``lyapunov.sequences``).
     """
     options = options or LyapunovConfig()
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
     dtype = getattr(torch, options.dtype)
     inputs = _driving_inputs(task, options, input_set).to(device=device, dtype=dtype)
     summaries, infos = [], []
@@ -154,7 +155,7 @@ def group_spectra(
         One :func:`network_spectra` dataset per network, in order.
     """
     options = options or LyapunovConfig()
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
     if batched is None:
         batched = device.type == "cuda"
     if not batched or len(checkpoint_lists) == 1:

@@ -35,6 +35,7 @@ from lyapunov_rnn.checkpoints import (
     training_fingerprint,
 )
 from lyapunov_rnn.config import NetworkSpec, TrainingConfig, network_training
+from lyapunov_rnn.devices import resolve_device
 from lyapunov_rnn.models import SequenceModel, initialize_uniform
 from lyapunov_rnn.tasks import TaskData, accuracy
 
@@ -175,7 +176,7 @@ def train_network(
     checkpoint_dir = Path(checkpoint_dir)
     work_dir = Path(work_dir) if work_dir is not None else checkpoint_dir
     work_dir.mkdir(parents=True, exist_ok=True)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
 
     forked = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=forked):

@@ -87,8 +87,8 @@ def test_bad_config_fails_before_any_job(tmp_path, section, key, value, expected
 @pytest.mark.parametrize("experiment", sorted(p.name for p in (ROOT / "experiments").glob("*.yaml")))
 def test_experiments_dry_run(experiment):
     # From the repository root, as a user runs it: the experiment must replace
-    # the default config.yaml, not be merged into it.
-    result = run_snakemake("-n", "--configfile", f"experiments/{experiment}", cwd=ROOT)
+    # the default config.yaml, not be merged into it. --forceall: the whole plan, whatever results/ already holds.
+    result = run_snakemake("-n", "--forceall", "--configfile", f"experiments/{experiment}", cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     name = yaml.safe_load((ROOT / "experiments" / experiment).read_text())["experiment"]
     assert f"results/{name}/lyapunov.nc" in result.stdout + result.stderr

@@ -37,11 +37,21 @@ bitwise those of its own :class:`SequenceModel`:
 Bitwise equality holds for the elementwise operations when PyTorch does not
 split them across threads (one thread, as the workflow's training jobs, or
 tensors under its grain size of 32768 elements): a split point depends on G.
+
+With ``batched=True`` (what :func:`~lyapunov_rnn.ensemble.train_ensemble`
+runs on a GPU) every matrix product is instead one ``torch.bmm`` for the G
+networks (:func:`batched_linear`) and every cell, the LSTM included, is one
+recurrence over the stacked states (:func:`_lstm_cell_states`), so that a
+step of the group is a fixed number of kernels whatever G: on a GPU the
+one-network-at-a-time arithmetic would launch G kernels per product, and
+small networks are launch-bound. Each network's numbers are then its own up
+to rounding (the products sum in another order than a single network's
+``mm`` or cuDNN kernel), not bit for bit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
@@ -51,11 +61,15 @@ __all__ = [
     "ACTIVATION_CACHE_BYTES",
     "STEP_CACHE_BYTES",
     "TORCH_CELLS",
+    "batched_linear",
     "ensemble_forward",
     "hidden_layout",
     "linear",
     "networks_per_pass",
 ]
+
+#: A matrix product of the G networks, (G, R, K) x (G, M, K)^T (+ (G, M)) -> (G, R, M): linear or batched_linear.
+Product = Callable[..., torch.Tensor]
 
 #: The architectures run by PyTorch's own recurrent modules (time-major hidden states, batch-first view).
 TORCH_CELLS = ("rnn", "lstm", "gru")
@@ -118,6 +132,7 @@ def ensemble_forward(
     dropout_noise: torch.Tensor | None = None,
     training: bool = True,
     constants: Mapping[str, torch.Tensor] | None = None,
+    batched: bool = False,
 ) -> torch.Tensor:
     """Outputs of G stacked networks.
 
@@ -143,6 +158,11 @@ def ensemble_forward(
         Each network's scalar cell constants, (G, 1, 1) in the weights' dtype
         (:func:`cell_constants`), where they differ between the networks
         (an ASRNN's ``gamma = p``); default: ``model``'s.
+    batched : bool
+        One batched product per matrix product and one recurrence for all
+        cells (:func:`batched_linear`; each network's numbers up to
+        rounding), instead of one product and, for the LSTM, one PyTorch
+        kernel per network (bitwise each network's own).
 
     Returns
     -------
@@ -151,14 +171,17 @@ def ensemble_forward(
     """
     architecture, readout = model.architecture, model.readout_mode
     every = readout == "every"
-    if architecture == "lstm" or (architecture in TORCH_CELLS and inputs.shape[0] == 1):
+    product = batched_linear if batched else linear
+    if not batched and (architecture == "lstm" or (architecture in TORCH_CELLS and inputs.shape[0] == 1)):
         hidden = _torch_module_states(weights, inputs, architecture, every=every, training=training)
+    elif architecture == "lstm":
+        hidden = _lstm_cell_states(weights, inputs, every=every)
     elif architecture in TORCH_CELLS:
-        hidden = _torch_cell_states(weights, inputs, architecture, every=every)
+        hidden = _torch_cell_states(weights, inputs, architecture, every=every, product=product)
     elif architecture in ("asrnn", "cornn"):
         constants = constants or cell_constants([model], inputs.dtype, inputs.device)
         states = _asrnn_states if architecture == "asrnn" else _cornn_states
-        hidden = states(weights, inputs, constants, every=every)
+        hidden = states(weights, inputs, constants, every=every, product=product)
     else:
         raise ValueError(f"unknown architecture {architecture!r}")
     if dropout_noise is not None:
@@ -166,13 +189,13 @@ def ensemble_forward(
     readout_weight, readout_bias = weights["readout.weight"], weights["readout.bias"]
     groups, batch, steps = inputs.shape[:3]
     if readout == "last":  # nn.Linear on (B, N): addmm
-        return linear(hidden, readout_weight, readout_bias)
+        return product(hidden, readout_weight, readout_bias)
     if architecture in TORCH_CELLS:
         # nn.Linear on the strided batch-first view of a time-major tensor: matmul on a (B T, N) copy, then + bias.
         rows = hidden.transpose(1, 2).reshape(groups, batch * steps, -1)
-        outputs = linear(rows, readout_weight).add_(readout_bias.unsqueeze(1))
+        outputs = product(rows, readout_weight).add_(readout_bias.unsqueeze(1))
     else:  # nn.Linear on a contiguous (B, T, N) tensor: one addmm over its B T rows
-        outputs = linear(hidden.reshape(groups, batch * steps, -1), readout_weight, readout_bias)
+        outputs = product(hidden.reshape(groups, batch * steps, -1), readout_weight, readout_bias)
     return outputs.view(groups, batch, steps, -1)
 
 
@@ -184,6 +207,18 @@ def linear(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     computes what autograd computes for ``mm(x, W.t())``.
     """
     return _NetworkwiseLinear.apply(inputs, weight, bias)
+
+
+def batched_linear(inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`linear` as one batched product for the G networks (``torch.bmm``, ``torch.baddbmm`` with a bias).
+
+    Each network's result equals its own ``mm`` up to rounding only: the
+    batched kernel may sum in another order, and choose its blocking from G.
+    """
+    transposed = weight.transpose(1, 2)
+    if bias is None:
+        return torch.bmm(inputs, transposed)
+    return torch.baddbmm(bias.unsqueeze(1), inputs, transposed)
 
 
 class _NetworkwiseLinear(torch.autograd.Function):
@@ -248,29 +283,32 @@ def _torch_module_states(
 
 
 def _time_major_projection(
-    inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    inputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, *, product: Product
 ) -> torch.Tensor:
     """``x W^T (+ b)`` for every step at once: (G, T, B, gates N), as ATen's CPU layer computes it."""
     groups, batch, steps, features = inputs.shape
     rows = inputs.transpose(1, 2).reshape(groups, steps * batch, features)
-    projection = linear(rows, weight)
+    projection = product(rows, weight)
     if bias is not None:  # at::linear on a strided 3-d input: matmul, then add_ the bias
         projection.add_(bias.unsqueeze(1))
     return projection.view(groups, steps, batch, -1)
 
 
 def _torch_cell_states(
-    weights: Mapping[str, torch.Tensor], inputs: torch.Tensor, architecture: str, *, every: bool
+    weights: Mapping[str, torch.Tensor], inputs: torch.Tensor, architecture: str, *, every: bool,
+    product: Product,
 ) -> torch.Tensor:
     """Hidden states of nn.RNN (tanh) or nn.GRU: (G, B, N) last, or (G, T, B, N) every step."""
     weight_hh = weights["rnn.weight_hh_l0"]
     bias_hh = weights.get("rnn.bias_hh_l0")
-    projection = _time_major_projection(inputs, weights["rnn.weight_ih_l0"], weights.get("rnn.bias_ih_l0"))
+    projection = _time_major_projection(
+        inputs, weights["rnn.weight_ih_l0"], weights.get("rnn.bias_ih_l0"), product=product
+    )
     h = inputs.new_zeros(inputs.shape[0], inputs.shape[1], weight_hh.shape[-1])
     states = []
     # unbind as ATen does: its backward stacks the step gradients, where indexing would zero-fill per step.
     for projection_t in projection.unbind(1):
-        recurrent = linear(h, weight_hh, bias_hh)
+        recurrent = product(h, weight_hh, bias_hh)
         if architecture == "rnn":
             h = torch.tanh(recurrent.add_(projection_t))
         else:  # gru
@@ -280,6 +318,31 @@ def _torch_cell_states(
             update_gate = hidden_update.add_(input_update).sigmoid_()
             new_gate = input_new.add(hidden_new.mul_(reset_gate)).tanh_()
             h = (h - new_gate).mul_(update_gate).add_(new_gate)
+        if every:
+            states.append(h)
+    return torch.stack(states, dim=1) if every else h
+
+
+def _lstm_cell_states(weights: Mapping[str, torch.Tensor], inputs: torch.Tensor, *, every: bool) -> torch.Tensor:
+    """Hidden states of nn.LSTM with batched products: (G, B, N) last, or (G, T, B, N) every step.
+
+    The equations of :class:`torch.nn.LSTM` (gate order i, f, g, o; zero
+    initial states), one recurrence for the G networks; each network's
+    numbers are those of its own LSTM up to rounding.
+    """
+    weight_hh = weights["rnn.weight_hh_l0"]
+    bias_hh = weights.get("rnn.bias_hh_l0")
+    projection = _time_major_projection(
+        inputs, weights["rnn.weight_ih_l0"], weights.get("rnn.bias_ih_l0"), product=batched_linear
+    )
+    h = inputs.new_zeros(inputs.shape[0], inputs.shape[1], weight_hh.shape[-1])
+    c = torch.zeros_like(h)
+    states = []
+    for projection_t in projection.unbind(1):
+        gates = batched_linear(h, weight_hh, bias_hh).add_(projection_t)
+        input_gate, forget_gate, cell_gate, output_gate = gates.chunk(4, 2)
+        c = forget_gate.sigmoid() * c + input_gate.sigmoid() * cell_gate.tanh()
+        h = output_gate.sigmoid() * c.tanh()
         if every:
             states.append(h)
     return torch.stack(states, dim=1) if every else h
@@ -305,7 +368,8 @@ def cell_constants(
 
 
 def _asrnn_states(
-    weights: Mapping[str, torch.Tensor], inputs: torch.Tensor, cell: Mapping[str, torch.Tensor], *, every: bool
+    weights: Mapping[str, torch.Tensor], inputs: torch.Tensor, cell: Mapping[str, torch.Tensor], *, every: bool,
+    product: Product,
 ) -> torch.Tensor:
     """Hidden states of :class:`~lyapunov_rnn.models.AntisymmetricRNN`: (G, B, N) last, or (G, B, T, N)."""
     weight, weight_ih = weights["rnn.weight_hh"], weights["rnn.weight_ih"]
@@ -313,9 +377,12 @@ def _asrnn_states(
     eye = torch.eye(weight.shape[-1], dtype=weight.dtype, device=weight.device)
     h = inputs.new_zeros(inputs.shape[0], inputs.shape[1], weight.shape[-1])
     states = []
+    # The single network rebuilds antisymmetric_matrix(W) every step (which fixes its gradient's last bits); with
+    # batched products the bits are not kept anyway, and building it once saves three kernels per step.
+    shared = weight - weight.transpose(1, 2) - cell["gamma"] * eye if product is batched_linear else None
     for x_t in inputs.unbind(2):
-        recurrent = weight - weight.transpose(1, 2) - cell["gamma"] * eye  # antisymmetric_matrix(W), every step
-        preactivation = linear(h, recurrent) + linear(x_t, weight_ih)
+        recurrent = shared if shared is not None else weight - weight.transpose(1, 2) - cell["gamma"] * eye
+        preactivation = product(h, recurrent) + product(x_t, weight_ih)
         if cell_bias is not None:
             preactivation = preactivation + cell_bias
         h = h + cell["eps"] * torch.tanh(preactivation)
@@ -325,7 +392,8 @@ def _asrnn_states(
 
 
 def _cornn_states(
-    weights: Mapping[str, torch.Tensor], inputs: torch.Tensor, cell: Mapping[str, torch.Tensor], *, every: bool
+    weights: Mapping[str, torch.Tensor], inputs: torch.Tensor, cell: Mapping[str, torch.Tensor], *, every: bool,
+    product: Product,
 ) -> torch.Tensor:
     """Position states y of :class:`~lyapunov_rnn.models.CoupledOscillatoryRNN`: (G, B, N) last, or (G, B, T, N)."""
     weight_hy, weight_hz, weight_ih = weights["rnn.weight_hy"], weights["rnn.weight_hz"], weights["rnn.weight_ih"]
@@ -334,7 +402,7 @@ def _cornn_states(
     z = torch.zeros_like(y)
     states = []
     for x_t in inputs.unbind(2):
-        preactivation = linear(y, weight_hy) + linear(z, weight_hz) + linear(x_t, weight_ih)
+        preactivation = product(y, weight_hy) + product(z, weight_hz) + product(x_t, weight_ih)
         if cell_bias is not None:
             preactivation = preactivation + cell_bias
         z = z + cell["dt"] * (torch.tanh(preactivation) - cell["gamma"] * y - cell["eps"] * z)

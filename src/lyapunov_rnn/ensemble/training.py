@@ -32,6 +32,15 @@ the checkpoints are byte-identical to those of
 networks share the group, as long as PyTorch does not split elementwise
 operations across threads (one thread, as the workflow's training jobs, or
 groups small enough; see :mod:`lyapunov_rnn.ensemble.cells`).
+
+On a GPU the group runs *batched* by default: one ``torch.bmm`` per matrix
+product for all networks and one recurrence for all cells, so that a step
+costs the same number of kernel launches for any G. Everything else above
+still holds per network (its own data order, dropout masks, Adam, clipping,
+divergence), but its numbers equal its single run's only up to floating-point
+rounding: relative weight differences of order 1e-7 per epoch in float32,
+which a chaotic network (large init parameter) may amplify over the epochs,
+as it amplifies any rounding difference, e.g. from another GPU or cuDNN.
 """
 
 from __future__ import annotations
@@ -55,6 +64,7 @@ from lyapunov_rnn.checkpoints import (
     training_fingerprint,
 )
 from lyapunov_rnn.config import NetworkSpec, TrainingConfig, ensemble_key, network_training
+from lyapunov_rnn.devices import resolve_device
 from lyapunov_rnn.ensemble.cells import cell_constants, ensemble_forward, hidden_layout, networks_per_pass
 from lyapunov_rnn.tasks import TaskData, accuracy
 from lyapunov_rnn.train import TrainingSetup, _publish, _row, _task_loss, train_network, training_setup
@@ -129,6 +139,7 @@ def train_ensemble(
     *,
     work_dirs: Sequence[str | Path] | None = None,
     device: str | torch.device | None = None,
+    batched: bool | None = None,
     progress: bool = True,
 ) -> list[pd.DataFrame]:
     """Train the networks of ``specs`` together; each gets the checkpoints of :func:`~lyapunov_rnn.train.train_network`.
@@ -157,6 +168,12 @@ def train_ensemble(
         published). Defaults to ``checkpoint_dirs``.
     device : str or torch.device, optional
         Defaults to CUDA when available, else CPU.
+    batched : bool, optional
+        True: batched products and one recurrence for the group (each
+        network's numbers up to rounding; few kernel launches, the GPU's
+        way). False: one product and one PyTorch recurrent kernel per
+        network (byte-identical checkpoints to ``train_network`` on the
+        CPU). Default (None): batched on CUDA, network by network elsewhere.
     progress : bool
         Report progress: a bar over epochs on a terminal, else one line per
         epoch for the group (ranges of its losses and accuracies, duration
@@ -192,7 +209,8 @@ def train_ensemble(
     if len(specs) == 1:  # nothing to batch: train_network itself writes the same files, at its own speed
         return [train_network(specs[0], task, training, checkpoint_paths[0], work_dir=work_paths[0], device=device,
                               progress=progress)]
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
+    batched = device.type == "cuda" if batched is None else batched
 
     forked = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=forked):
@@ -202,7 +220,7 @@ def train_ensemble(
             for spec, checkpoint_dir, work_dir in zip(specs, checkpoint_paths, work_paths, strict=True)
         ]
         group = _stack(members)
-        _Trainer(members, group, task, device).run(progress)
+        _Trainer(members, group, task, device, batched=batched).run(progress)
 
     for member in members:
         if member.work_dir != member.checkpoint_dir:
@@ -261,8 +279,11 @@ def _stack(members: Sequence[_Member]) -> _GroupState:
 class _Trainer:
     """The epochs of one group: batched training and evaluation, one checkpoint per network and epoch."""
 
-    def __init__(self, members: list[_Member], group: _GroupState, task: TaskData, device: torch.device) -> None:
+    def __init__(
+        self, members: list[_Member], group: _GroupState, task: TaskData, device: torch.device, *, batched: bool
+    ) -> None:
         self.members = members
+        self.batched = batched
         self.group = group
         self.task = task
         self.device = device
@@ -280,7 +301,7 @@ class _Trainer:
         epochs = range(min(member.done for member in self.members) + 1, self.training.epochs + 1)
         # A bar on a terminal; in a log file (a workflow job) one line per epoch instead of carriage returns.
         interactive = progress and sys.stderr.isatty()
-        description = f"{self.spec.architecture} x{len(self.members)}"
+        description = f"{self.spec.architecture} x{len(self.members)}{' batched' if self.batched else ''}"
         bar = tqdm(epochs, desc=description, disable=not interactive, unit="epoch")
         started = time.perf_counter()
         for epoch in bar:
@@ -347,9 +368,9 @@ class _Trainer:
                     model=self.members[0].setup.model,
                     dropout_noise=self._dropout_noise(passing, inputs.shape[1], inputs.shape[2]),
                     constants=self._constants(passing),
+                    batched=self.batched,
                 )
-                losses = [_task_loss(self.criterion, output, target) for output, target in zip(
-                    outputs, targets[rows], strict=True)]
+                losses = self._losses(outputs, targets[rows])
                 pass_values = torch.stack([loss.detach() for loss in losses]).tolist()
                 finite = [row for row, value in enumerate(pass_values) if math.isfinite(value)]
                 if finite:  # as train_epoch: a network whose loss is not finite stops before the step
@@ -376,15 +397,28 @@ class _Trainer:
         return {position: float("nan") if self.members[position].diverged else totals[position] / n
                 for position in positions}
 
+    def _losses(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        """Each network's task loss on its batch: (G, ...) outputs and targets -> G scalar losses.
+
+        Network-wise, the loss of each network alone (its single run's bits);
+        batched, one vectorised call for the group (``torch.vmap``).
+        """
+        if self.batched:
+            return torch.vmap(lambda output, target: _task_loss(self.criterion, output, target))(outputs, targets)
+        return [_task_loss(self.criterion, output, target) for output, target in zip(outputs, targets, strict=True)]
+
     def _passes(
         self, positions: list[int], batch: int, steps: int, *, backward: bool = True
     ) -> list[tuple[int, list[int]]]:
         """``positions`` in runs of at most :func:`~lyapunov_rnn.ensemble.cells.networks_per_pass` networks.
 
-        Each run with the index of its first member in ``positions``.
+        Each run with the index of its first member in ``positions``. Batched
+        groups run in one pass: the cache rules are those of the network-wise
+        CPU arithmetic.
         """
         model = self.members[0].setup.model
-        size = networks_per_pass(model, self.device, batch, steps, backward=backward) or len(positions)
+        per_pass = None if self.batched else networks_per_pass(model, self.device, batch, steps, backward=backward)
+        size = per_pass or len(positions)
         return [(first, positions[first : first + size]) for first in range(0, len(positions), size)]
 
     @staticmethod
@@ -484,6 +518,7 @@ class _Trainer:
                 model=self.members[0].setup.model,
                 training=False,
                 constants=self._constants(passing),
+                batched=self.batched,
             )
             for row in range(len(passing)):
                 totals[row] += _task_loss(self.criterion, batch_outputs[row], targets).item() * inputs.shape[0]
