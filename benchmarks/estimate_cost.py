@@ -12,7 +12,7 @@ builds them) and times, on the chosen device:
   ``steps * batch_size`` sequences, after a one-step warm-up epoch;
 * **one spectrum**: :func:`lyapunov_rnn.lyapunov.lyapunov_spectrum` on the
   first ``lyapunov.sequences`` test sequences with the config's ``warmup``,
-  ``k``, ``convention`` and ``dtype``, exactly as
+  ``k``, ``convention``, ``dtype`` and ``rounding_check``, exactly as
   :func:`lyapunov_rnn.spectra.network_spectra` calls it for one checkpoint,
   after a warm-up call on a short prefix of the sequences.
 
@@ -214,7 +214,10 @@ def time_group(
     model.eval()
     dtype = getattr(torch, lyapunov.dtype)
     inputs = task.test_inputs[:sequences].to(device=device, dtype=dtype)
-    options = {"k": lyapunov.k, "warmup": lyapunov.warmup, "convention": lyapunov.convention, "dtype": dtype}
+    options = {
+        "k": lyapunov.k, "warmup": lyapunov.warmup, "convention": lyapunov.convention, "dtype": dtype,
+        "rounding_check": lyapunov.rounding_check,  # a second, jittered run: about twice the cost
+    }
     lyapunov_spectrum(model, inputs[:, : lyapunov.warmup + WARMUP_SPECTRUM_STEPS], **options)
     seconds_per_spectrum, _ = timed(lambda: lyapunov_spectrum(model, inputs, **options), device)
     return seconds_per_step, seconds_per_spectrum

@@ -287,6 +287,10 @@ class _Trainer:
         self.group = group
         self.task = task
         self.device = device
+        # On the device once (a GPU gathers each batch there, instead of copying G batches per step from the host).
+        self.train_inputs, self.train_targets, self.test_inputs, self.test_targets = (
+            tensor.to(device) for tensor in (task.train_inputs, task.train_targets, task.test_inputs, task.test_targets)
+        )
         self.training = members[0].training
         self.spec = members[0].spec
         self.criterion = members[0].setup.criterion
@@ -351,8 +355,8 @@ class _Trainer:
         active = list(positions)
         for start in range(0, n, batch_size):
             index = torch.stack([orders[position][start : start + batch_size] for position in active])
-            inputs = task.train_inputs[index].to(self.device)
-            targets = task.train_targets[index].to(self.device)
+            on_device = index.to(self.device)
+            inputs, targets = self.train_inputs[on_device], self.train_targets[on_device]
             # Forward and backward pass by pass (lyapunov_rnn.ensemble.cells.networks_per_pass), so that only one
             # pass's activations are alive at a time.
             values, finite_rows, grad_parts = [], [], {name: [] for name in self.group.weights}
@@ -510,8 +514,8 @@ class _Trainer:
         weights = {name: self._rows(tensor, passing) for name, tensor in self.group.weights.items()}
         totals, outputs = [0.0] * len(passing), [[] for _ in passing]
         for start in range(0, n, EVALUATION_BATCH):
-            inputs = task.test_inputs[start : start + EVALUATION_BATCH].to(self.device)
-            targets = task.test_targets[start : start + EVALUATION_BATCH].to(self.device)
+            inputs = self.test_inputs[start : start + EVALUATION_BATCH]
+            targets = self.test_targets[start : start + EVALUATION_BATCH]
             batch_outputs = ensemble_forward(
                 weights,
                 inputs.expand(len(passing), *inputs.shape),
