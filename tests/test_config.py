@@ -126,6 +126,7 @@ def test_typed_sections_equal_the_dict(default_config):
     config = experiment_config(default_config)
     assert config.training == TrainingConfig(**training_options(default_config["training"]))
     assert config.group_size == default_config["training"]["group_size"] == 12
+    assert config.batched_groups is None and default_config["training"]["arithmetic"] == "auto"
     assert config.aelle.alpha == tuple(default_config["aelle"]["alpha"])
     assert config.networks[0].init_param[0] == default_config["networks"]["init_param"][0]
     assert config.task["source"] == "embedded" and config.task["subset"] is None  # task defaults resolved
@@ -553,6 +554,14 @@ def test_training_groups_share_architecture_size_and_cell_options():
         training_groups(specs, group_size=0)
 
 
+@pytest.mark.parametrize("arithmetic, batched", [("auto", None), ("networkwise", False), ("batched", True)])
+def test_the_arithmetic_is_train_ensembles_batched_argument(default_config, arithmetic, batched):
+    default_config["training"]["arithmetic"] = arithmetic
+    experiment = experiment_config(default_config)
+    assert experiment.batched_groups is batched
+    assert experiment.training == load_config(ROOT / "config.yaml").training  # not a training option
+
+
 def test_default_experiment_has_one_training_group_per_architecture(default_config):
     experiment = experiment_config(default_config)
     specs = network_specs(experiment)
@@ -561,7 +570,9 @@ def test_default_experiment_has_one_training_group_per_architecture(default_conf
     assert all(len(group) == 12 for group in groups)
 
 
-@pytest.mark.parametrize("key, value", [("group_size", 0), ("group_size", "auto"), ("gpu", "yes")])
+@pytest.mark.parametrize(
+    "key, value", [("group_size", 0), ("group_size", "auto"), ("gpu", "yes"), ("arithmetic", "bmm")]
+)
 def test_bad_scheduling_keys_name_the_key(default_config, key, value):
     default_config["training"][key] = value
     with pytest.raises(ConfigError, match=f"training.{key}"):

@@ -485,6 +485,11 @@ class ExperimentConfig:
         (:func:`training_groups`); kept out of :class:`TrainingConfig`
         because it does not change what a network's training computes (nor
         the checkpoints' fingerprints).
+    batched_groups : bool or None
+        ``training.arithmetic``: True for ``batched``, False for
+        ``networkwise``, None for ``auto`` (batched on CUDA); the ``batched``
+        argument of :func:`lyapunov_rnn.ensemble.train_ensemble`. A
+        scheduling key as ``group_size``.
     source : Mapping
         The validated dict this was built from (stored in the experiment
         dataset's ``config`` attribute).
@@ -500,6 +505,7 @@ class ExperimentConfig:
     analysis: AnalysisConfig
     source: Mapping[str, Any] = field(repr=False, compare=False)
     group_size: int = _default("training", "group_size")
+    batched_groups: bool | None = None
 
 
 # --------------------------------------------------------------------------- #
@@ -630,6 +636,7 @@ def experiment_config(config: dict[str, Any]) -> ExperimentConfig:
         analysis=AnalysisConfig(**config["analysis"]),
         source=config,
         group_size=int(config["training"]["group_size"]),
+        batched_groups=ARITHMETICS[config["training"]["arithmetic"]],
     )
     check_consistency(experiment)
     return experiment
@@ -867,7 +874,9 @@ def network_table(config: ExperimentConfig) -> pd.DataFrame:
 
 
 #: Keys of the ``training`` section that say how jobs are scheduled, not what a network's training computes.
-SCHEDULING_KEYS = ("group_size", "gpu")
+SCHEDULING_KEYS = ("group_size", "gpu", "arithmetic")
+#: ``training.arithmetic`` as the ``batched`` argument of :func:`lyapunov_rnn.ensemble.train_ensemble`.
+ARITHMETICS = {"auto": None, "networkwise": False, "batched": True}
 
 
 def training_options(section: Mapping[str, Any]) -> dict[str, Any]:

@@ -176,8 +176,9 @@ def test_end_to_end_on_a_tiny_config(tmp_path):
         "lstm_6_001.log", "rnn_6_000.log"  # one train job per training group (group_size 12 > 3 networks)
     ]
 
-    # Another group size retrains nothing: the per-network checkpoints are the groups' outputs whatever the groups.
-    regrouped = {**TINY, "training": {**TINY["training"], "group_size": 1}}
+    # Another group size or arithmetic retrains nothing: the per-network checkpoints are the groups' outputs whatever
+    # the groups, and the arithmetic is a scheduling key as the group size.
+    regrouped = {**TINY, "training": {**TINY["training"], "group_size": 1, "arithmetic": "batched"}}
     plan = run_snakemake("-n", "--configfile", str(write_config(tmp_path, regrouped)), cwd=tmp_path)
     assert plan.returncode == 0, plan.stderr[-3000:]
     scheduled = re.findall(r"^\s*(?:local)?rule (\w+):$", plan.stdout + plan.stderr, re.MULTILINE)
@@ -185,12 +186,13 @@ def test_end_to_end_on_a_tiny_config(tmp_path):
 
 
 #: TINY with 4 networks and a learning rate so large that every loss is NaN after the first epoch (Adam's first step,
-#: about 1e38, overflows float32), and one epoch: the spectra of epoch 0 exist, every final loss is NaN.
+#: about 1e38, overflows float32), and one epoch: the spectra of epoch 0 exist, every final loss is NaN. Its training
+#: groups run the batched arithmetic (a GPU's default), which the main run above does not.
 ALL_DIVERGE = {
     **TINY,
     "experiment": "diverged",
     "networks": {**TINY["networks"], "init_param": [0.5, 2.0]},
-    "training": {"epochs": 1, "batch_size": 64, "learning_rate": 1.0e37, "grad_clip": None},
+    "training": {"epochs": 1, "batch_size": 64, "learning_rate": 1.0e37, "grad_clip": None, "arithmetic": "batched"},
 }
 
 
@@ -230,3 +232,5 @@ def test_the_pipeline_finishes_when_every_network_diverges(tmp_path):
             assert (results / "figures" / f"{name}{suffix}").stat().st_size > 1000, name
     for log in ("aelle", "tables/early_prediction", "convergence", "tables/correlations"):
         assert "Traceback" not in (tmp_path / "logs" / "diverged" / f"{log}.log").read_text(), log
+    for log in (tmp_path / "logs" / "diverged" / "train").glob("*.log"):
+        assert "2 networks on cpu, batched arithmetic" in log.read_text(), log

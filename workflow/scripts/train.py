@@ -24,6 +24,7 @@ with redirect_output(snakemake.log[0]):
         TrainingConfig(**snakemake.params.settings["training"]),
         snakemake.output.checkpoints,
         work_dirs=[Path(snakemake.params.resume, network) for network in networks],
+        batched=experiment.batched_groups,
     )
     for network, metrics, path in zip(networks, all_metrics, snakemake.output.metrics, strict=True):
         with atomic_path(path) as temporary:

@@ -215,6 +215,8 @@ def train_ensemble(
                               progress=progress)]
     device = resolve_device(device)
     batched = device.type == "cuda" if batched is None else batched
+    if progress:
+        print(f"{len(specs)} networks on {device}, {'batched' if batched else 'network-wise'} arithmetic", flush=True)
 
     forked = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=forked):
