@@ -248,6 +248,12 @@ def machine_description() -> dict:
     }
 
 
+def write_record(path: Path, machine: dict, args: argparse.Namespace, rows: list[dict]) -> None:
+    """The rows with the machine and the command-line arguments, as JSON: what benchmarks/README.md quotes."""
+    record = {"machine": machine, "arguments": {**vars(args), "json": str(path)}, "rows": rows}
+    path.write_text(json.dumps(record, indent=2))
+
+
 def format_row(row: dict, batch: int, normalised_steps: int) -> str:
     """Markdown row; rates are spectra per second for sequences of ``normalised_steps`` steps."""
     scale = normalised_steps / row["T"]
@@ -320,8 +326,7 @@ def main(argv: list[str] | None = None) -> None:
                     rows.append(row)
                     print(format_row(row, args.batch, args.steps), flush=True)
     if args.json is not None:
-        record = {"machine": machine, "arguments": {**vars(args), "json": str(args.json)}, "rows": rows}
-        args.json.write_text(json.dumps(record, indent=2))
+        write_record(args.json, machine, args, rows)
 
 
 if __name__ == "__main__":

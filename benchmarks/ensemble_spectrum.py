@@ -25,11 +25,10 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
-from bench_lyapunov import DTYPES, machine_description
+from bench_lyapunov import DTYPES, machine_description, write_record
 from timing import timed
 from torch import nn
 
@@ -162,8 +161,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
             rows.append(row)
             print(format_row(row), flush=True)
     if args.json is not None:
-        record = {"machine": machine, "arguments": {**vars(args), "json": str(args.json)}, "rows": rows}
-        args.json.write_text(json.dumps(record, indent=2))
+        write_record(args.json, machine, args, rows)
     return rows
 
 

@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from bench_lyapunov import machine_description, write_record
 
 from lyapunov_rnn.config import NetworkSpec, TrainingConfig
 from lyapunov_rnn.ensemble import train_ensemble
@@ -143,13 +143,11 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     parser.add_argument("--json", type=Path, help="also write the rows as JSON")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    machine = {"torch": torch.__version__, "threads": args.threads, "device": args.device}
-    if args.device.startswith("cuda"):
-        machine["gpu"] = torch.cuda.get_device_name()
+    machine = {**machine_description(), "device": args.device}
 
     def report(rows: list[dict]) -> None:
         if args.json:
-            args.json.write_text(json.dumps({"machine": machine, "rows": rows}, indent=1))
+            write_record(args.json, machine, args, rows)
 
     return measure(
         args.architectures, args.sizes, args.groups, args.train_sequences, args.device, args.arithmetic, report

@@ -36,14 +36,20 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
 import torch
-from bench_lyapunov import DTYPES, INPUT_SIZE, machine_description, make_model, reference_spectrum
+from bench_lyapunov import (
+    DTYPES,
+    INPUT_SIZE,
+    machine_description,
+    make_model,
+    reference_spectrum,
+    write_record,
+)
 from timing import timed
 from torch import Tensor, nn
 
@@ -178,8 +184,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         rows.append(row)
         print(format_row(row), flush=True)
     if args.json is not None:
-        record = {"machine": machine, "arguments": {**vars(args), "json": str(args.json)}, "rows": rows}
-        args.json.write_text(json.dumps(record, indent=2))
+        write_record(args.json, machine, args, rows)
     return rows
 
 

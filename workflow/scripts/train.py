@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 from snakemake.utils import Paramspace
 
-from lyapunov_rnn.config import TrainingConfig, experiment_config, network_specs, network_table
+from lyapunov_rnn.config import experiment_config, network_specs, network_table
 from lyapunov_rnn.ensemble import train_ensemble
 from lyapunov_rnn.io import atomic_path, redirect_output
 from lyapunov_rnn.tasks import load_task
@@ -21,7 +21,7 @@ with redirect_output(snakemake.log[0]):
     all_metrics = train_ensemble(
         [spec_of[network] for network in networks],
         load_task(snakemake.input.task),
-        TrainingConfig(**snakemake.params.settings["training"]),
+        experiment.training,  # what params.settings holds, there for Snakemake to see its changes
         snakemake.output.checkpoints,
         work_dirs=[Path(snakemake.params.resume, network) for network in networks],
         batched=experiment.batched_groups,

@@ -381,10 +381,10 @@ class _Trainer:
                     batched=self.batched,
                 )
                 losses = self._losses(outputs, targets[rows])
-                pass_values = torch.stack([loss.detach() for loss in losses]).tolist()
+                pass_values = losses.detach().tolist()
                 finite = [row for row, value in enumerate(pass_values) if math.isfinite(value)]
                 if finite:  # as train_epoch: a network whose loss is not finite stops before the step
-                    torch.stack([losses[row] for row in finite]).sum().backward()
+                    losses[finite].sum().backward()
                     selected = torch.tensor(finite, device=self.device)
                     for name, leaf in weights.items():
                         grad_parts[name].append(leaf.grad if len(finite) == len(passing) else
@@ -407,15 +407,17 @@ class _Trainer:
         return {position: float("nan") if self.members[position].diverged else totals[position] / n
                 for position in positions}
 
-    def _losses(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
-        """Each network's task loss on its batch: (G, ...) outputs and targets -> G scalar losses.
+    def _losses(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Each network's task loss on its batch: (G, ...) outputs and targets -> (G,) losses.
 
         Network-wise, the loss of each network alone (its single run's bits);
         batched, one vectorised call for the group (``torch.vmap``).
         """
         if self.batched:
             return torch.vmap(lambda output, target: _task_loss(self.criterion, output, target))(outputs, targets)
-        return [_task_loss(self.criterion, output, target) for output, target in zip(outputs, targets, strict=True)]
+        return torch.stack(
+            [_task_loss(self.criterion, output, target) for output, target in zip(outputs, targets, strict=True)]
+        )
 
     def _passes(
         self, positions: list[int], batch: int, steps: int, *, backward: bool = True
@@ -531,8 +533,7 @@ class _Trainer:
                 batched=self.batched,
             )
             # One transfer to the host per batch (each network's float32 loss as .item() would give it).
-            losses = self._losses(batch_outputs, targets.expand(len(passing), *targets.shape))
-            values = torch.stack(list(losses)).tolist()
+            values = self._losses(batch_outputs, targets.expand(len(passing), *targets.shape)).tolist()
             host_outputs = batch_outputs.cpu()
             for row in range(len(passing)):
                 totals[row] += values[row] * inputs.shape[0]
